@@ -1,0 +1,26 @@
+# The README's main job: a tiny MAE on the photos that ship with scikit-image (no download),
+# a few minutes on a 2-core CPU. Leaves checkpoint-final.pth, reconstruction.png, loss_curve.png.
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/pretrain_800e.py']
+base_lr = 1.5e-4
+max_epochs = 30
+warmup_epochs = 3
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=0,
+    sampler=dict(type='EpochSeedSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='EmbeddedImages', img_size=64, length=512, scale=(0.2, 1.0)),
+)
+default_hooks = dict(logger=dict(type='LoggerHook', interval=8), checkpoint=dict(interval=5))
+custom_hooks = [
+    dict(type='NonFiniteLossHook'),
+    dict(type='OfficialCheckpointHook', interval=10),
+    dict(type='ReconstructionHook', interval=10),
+    dict(type='LossCurveHook'),
+]
+model = dict(
+    type='MaskedAutoencoder', img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3,
+    decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4, mlp_ratio=4.0,
+    norm_pix_loss=False, mask_ratio=0.75, mask_sampler='random',
+    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                           std=[58.395, 57.12, 57.375]))

@@ -1,0 +1,135 @@
+"""Pretraining hooks: official-layout export, reconstruction pictures, loss curve, and a guard
+that stops on a non-finite loss before anything is saved over the last good checkpoint."""
+import math
+import os
+import os.path as osp
+
+import torch
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from .data import center_square
+from .registry import HOOKS
+from .visualize import fixed_noise, normalize, reconstruction_panels, save_loss_curve, save_reconstruction_png
+
+
+def bare_model(runner):
+    m = runner.model
+    return m.module if is_model_wrapper(m) else m
+
+
+def atomic_save(obj, path: str) -> None:
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+@HOOKS.register_module()
+class NonFiniteLossHook(Hook):
+    """Stop at the first nan/inf loss, naming the iteration and the checkpoint to resume from."""
+
+    priority = "VERY_HIGH"  # before CheckpointHook can write a checkpoint of the broken state
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        loss = (outputs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss.detach() if hasattr(loss, "detach") else loss)):
+            last = osp.join(runner.work_dir, "last_checkpoint")
+            ckpt = open(last).read().strip() if osp.exists(last) else "none saved yet"
+            raise NonFiniteLoss(f"non-finite loss ({float(loss)}) at epoch {runner.epoch + 1}, iteration "
+                                f"{runner.iter + 1}; stopped without saving. Last good checkpoint: {ckpt}")
+
+
+@HOOKS.register_module()
+class OfficialCheckpointHook(Hook):
+    """Every `interval` epochs and at the end: `checkpoint-{epoch}.pth` = {'model': state_dict},
+    the official MAE layout (decoder included) that other toolkits load."""
+
+    priority = "LOW"
+
+    def __init__(self, interval: int = 1):
+        self.interval = interval
+
+    def _save(self, runner, name: str) -> None:
+        if not is_main_process():
+            return
+        model = bare_model(runner)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        meta = {"epoch": runner.epoch, "iter": runner.iter, "model_cfg": runner.cfg.get("model", {}).to_dict()
+                if hasattr(runner.cfg.get("model", {}), "to_dict") else dict(runner.cfg.get("model", {}))}
+        atomic_save({"model": state, "meta": meta}, osp.join(runner.work_dir, name))
+
+    def after_train_epoch(self, runner):
+        if self.every_n_epochs(runner, self.interval):
+            self._save(runner, f"checkpoint-{runner.epoch}.pth")  # runner.epoch is 1-based here
+
+    def after_train(self, runner):
+        self._save(runner, "checkpoint-final.pth")
+        if is_main_process():
+            runner.logger.info(f"official-layout checkpoint: {osp.join(runner.work_dir, 'checkpoint-final.pth')}")
+
+
+@HOOKS.register_module()
+class ReconstructionHook(Hook):
+    """Draws fixed images with a fixed mask every `interval` epochs and at the end, so pictures
+    from different epochs (and runs) are comparable."""
+
+    priority = "LOW"
+
+    def __init__(self, interval: int = 1, num_images: int = 4, seed: int = 0):
+        self.interval, self.num_images, self.seed = interval, num_images, seed
+
+    def _images(self, runner, size: int) -> torch.Tensor:
+        ds = runner.train_dataloader.dataset
+        n = min(self.num_images, len(ds))
+        return torch.stack([center_square(ds.load_valid(i)[0], size) for i in range(n)])
+
+    def _draw(self, runner, name: str) -> None:
+        if not is_main_process():
+            return
+        model = bare_model(runner)
+        size = model.grid[0] * model.patch_size
+        imgs = normalize(self._images(runner, size)).to(next(model.parameters()).device)
+        noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], self.seed).to(imgs.device)
+        panels = reconstruction_panels(model, imgs, noise)
+        path = save_reconstruction_png(panels, osp.join(runner.work_dir, name),
+                                       title=f"epoch {runner.epoch}, mask ratio {model.sampler.mask_ratio}")
+        runner.logger.info(f"reconstruction picture: {path}")
+
+    def after_train_epoch(self, runner):
+        if self.every_n_epochs(runner, self.interval):
+            self._draw(runner, f"reconstruction_epoch{runner.epoch}.png")
+
+    def after_train(self, runner):
+        self._draw(runner, "reconstruction.png")
+
+
+@HOOKS.register_module()
+class LossCurveHook(Hook):
+    """Keeps the loss of every iteration (carried in checkpoints, so resumed runs plot the whole
+    history) and writes `loss_curve.png` each epoch."""
+
+    priority = "LOW"
+
+    def __init__(self):
+        self.iters, self.losses = [], []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if outputs and "loss" in outputs:
+            self.iters.append(runner.iter + 1)
+            self.losses.append(float(outputs["loss"].detach() if hasattr(outputs["loss"], "detach") else outputs["loss"]))
+
+    def after_train_epoch(self, runner):
+        if is_main_process() and self.losses:
+            save_loss_curve(self.iters, self.losses, osp.join(runner.work_dir, "loss_curve.png"))
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        checkpoint["loss_history"] = {"iters": self.iters, "losses": self.losses}
+
+    def after_load_checkpoint(self, runner, checkpoint):
+        hist = checkpoint.get("loss_history", {})
+        self.iters, self.losses = list(hist.get("iters", [])), list(hist.get("losses", []))

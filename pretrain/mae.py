@@ -1,0 +1,189 @@
+"""The masked autoencoder: encoder on visible patches only, light decoder with mask tokens.
+
+Hot-path choices (the maths is the paper's; see tests/test_mae_model.py for the reference check):
+- Patches are projected after masking, so the patch embedding runs on visible patches only
+  (`patch_embed.proj` is a stride-p conv, i.e. a linear map of each flattened patch).
+- Tokens stay in shuffled order [cls, visible..., removed...] in the decoder, with position
+  embeddings gathered to match. Attention and MLPs are permutation-equivariant, so this equals
+  unshuffling with `ids_restore`, and the removed patches are then one contiguous slice: the
+  prediction head, the target and the loss touch only the tokens the loss uses.
+"""
+from functools import partial
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.dist import all_reduce_dict, is_distributed
+from mmengine.model import BaseModel
+from timm.models.vision_transformer import Block
+
+from .losses import mse_on_selected
+from .masking import MaskSpec, build_sampler
+from .pos_embed import sincos_2d
+from .registry import MODELS
+from .targets import gather_tokens, patchify, pixel_target
+from .vit import ARCHS, ViT
+
+
+@MODELS.register_module()
+class MaskedAutoencoder(ViT, BaseModel):
+    """MAE with official parameter names; an mmengine model so the Runner can train it.
+
+    Plain use: `loss, pred, mask = model(imgs, noise=None)` on normalised images, where `pred`
+    holds the predictions of the removed patches (B, N_removed, p*p*3) in `ids_mask` order.
+    """
+
+    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24, num_heads=16,
+                 decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, mlp_ratio=4.0,
+                 norm_pix_loss=False, mask_ratio=0.75, mask_sampler="random", encoder_mask_tokens=False,
+                 data_preprocessor: Optional[dict] = None):
+        super().__init__(img_size=img_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim,
+                         depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
+        if data_preprocessor is not None:
+            self.data_preprocessor = MODELS.build(data_preprocessor)
+        self.sampler = build_sampler(mask_sampler, mask_ratio)
+        self.norm_pix_loss = norm_pix_loss
+        self.encoder_mask_tokens = encoder_mask_tokens
+        if encoder_mask_tokens:  # ablation (paper Table 1c): the encoder also processes removed patches
+            self.encoder_mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+
+        norm = partial(nn.LayerNorm, eps=1e-6)
+        self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim, bias=True)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
+        self.decoder_pos_embed = nn.Parameter(
+            sincos_2d(decoder_embed_dim, *self.grid, cls_token=True).unsqueeze(0), requires_grad=False)
+        self.decoder_blocks = nn.ModuleList([
+            Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=True, norm_layer=norm)
+            for _ in range(decoder_depth)])
+        self.decoder_norm = norm(decoder_embed_dim)
+        self.decoder_pred = nn.Linear(decoder_embed_dim, patch_size ** 2 * in_chans, bias=True)
+        self.initialize_weights()
+
+    # ---- init (as the official code) --------------------------------------------------------
+    def initialize_weights(self):
+        w = self.patch_embed.proj.weight.data
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.normal_(self.cls_token, std=0.02)
+        nn.init.normal_(self.mask_token, std=0.02)
+        if self.encoder_mask_tokens:
+            nn.init.normal_(self.encoder_mask_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.constant_(m.bias, 0)
+                nn.init.constant_(m.weight, 1.0)
+
+    def init_weights(self):  # mmengine's hook: our init already ran in __init__
+        pass
+
+    # ---- pieces ---------------------------------------------------------------------------------
+    def mask(self, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None,
+             seeds: Optional[torch.Tensor] = None) -> MaskSpec:
+        return self.sampler(imgs.shape[0], self.grid_of(imgs), imgs.device, noise, seeds)
+
+    def decoder_pos_for(self, grid: tuple) -> torch.Tensor:
+        if tuple(grid) == self.grid:
+            return self.decoder_pos_embed
+        return sincos_2d(self.decoder_pos_embed.shape[-1], *grid, cls_token=True).unsqueeze(0).to(
+            self.decoder_pos_embed)
+
+    def forward_encoder(self, imgs: torch.Tensor, spec: MaskSpec) -> torch.Tensor:
+        """Encoder tokens in shuffled order: (B, 1+K, D), or (B, 1+N, D) with encoder mask tokens."""
+        p = self.patch_size
+        b, c, h, w = imgs.shape
+        pos = self.pos_embed_for((h // p, w // p))
+        # (B, N, C*p*p) in the conv weight's (c, i, j) order
+        patches = imgs.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).flatten(3).flatten(1, 2)
+        proj = self.patch_embed.proj
+        if self.encoder_mask_tokens:
+            order = spec.ids_shuffle
+            x = F.linear(gather_tokens(patches, order), proj.weight.flatten(1), proj.bias)
+            k = spec.len_keep
+            x = torch.cat([x[:, :k], self.encoder_mask_token.expand(b, x.shape[1] - k, -1).to(x.dtype)], dim=1)
+        else:
+            order = spec.ids_keep
+            x = F.linear(gather_tokens(patches, order), proj.weight.flatten(1), proj.bias)
+        x = x + gather_tokens(pos[:, 1:].expand(b, -1, -1), order)
+        x = torch.cat([(self.cls_token + pos[:, :1]).expand(b, -1, -1).to(x.dtype), x], dim=1)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm(x)
+
+    def forward_decoder(self, latent: torch.Tensor, spec: MaskSpec, grid: tuple) -> torch.Tensor:
+        """Decoder outputs for all tokens in shuffled order [cls, visible..., removed...]."""
+        x = self.decoder_embed(latent)
+        b, n = spec.mask.shape
+        if x.shape[1] == 1 + spec.len_keep:  # append one shared mask token per removed patch
+            x = torch.cat([x, self.mask_token.expand(b, n - spec.len_keep, -1).to(x.dtype)], dim=1)
+        pos = self.decoder_pos_for(grid)
+        order = spec.ids_shuffle
+        pos = torch.cat([pos[:, :1].expand(b, -1, -1), gather_tokens(pos[:, 1:].expand(b, -1, -1), order)], 1)
+        x = x + pos
+        for blk in self.decoder_blocks:
+            x = blk(x)
+        return x
+
+    def predict_removed(self, x: torch.Tensor, spec: MaskSpec) -> torch.Tensor:
+        k = spec.len_keep
+        return self.decoder_pred(self.decoder_norm(x[:, 1 + k:]))
+
+    def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return pixel_target(gather_tokens(patchify(imgs, self.patch_size), ids), self.norm_pix_loss)
+
+    # ---- entry points ---------------------------------------------------------------------------
+    def forward_mae(self, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None,
+                    seeds: Optional[torch.Tensor] = None):
+        """(loss, pred of removed patches, mask). Same noise -> same mask -> same result."""
+        spec = self.mask(imgs, noise, seeds)
+        latent = self.forward_encoder(imgs, spec)
+        pred = self.predict_removed(self.forward_decoder(latent, spec, self.grid_of(imgs)), spec)
+        loss = mse_on_selected(pred, self.target(imgs, spec.ids_masked))
+        return loss, pred, spec.mask
+
+    @torch.no_grad()
+    def reconstruct(self, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None):
+        """Predictions for every patch in image order (B, N, p*p*3) and the mask, for pictures."""
+        spec = self.mask(imgs, noise)
+        x = self.forward_decoder(self.forward_encoder(imgs, spec), spec, self.grid_of(imgs))
+        pred = self.decoder_pred(self.decoder_norm(x[:, 1:]))
+        return gather_tokens(pred, spec.ids_restore), spec.mask
+
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[torch.Tensor] = None, mode: str = "tensor",
+                noise: Optional[torch.Tensor] = None):
+        """mmengine entry point; `data_samples` are the per-sample mask seeds from our datasets."""
+        seeds = data_samples if isinstance(data_samples, torch.Tensor) else None
+        if mode == "loss":
+            loss, _, _ = self.forward_mae(inputs, noise, seeds)
+            return {"loss": loss}
+        if mode == "tensor":
+            return self.forward_mae(inputs, noise, seeds)
+        if mode == "predict":
+            return self.reconstruct(inputs, noise)
+        raise ValueError(f"unknown mode {mode!r}; expected 'loss', 'tensor' or 'predict'")
+
+    def parse_losses(self, losses: dict):
+        """As mmengine's, but the logged value is averaged over processes, so logs show the loss
+        of the global batch (the gradient is averaged by DDP anyway)."""
+        loss, log_vars = super().parse_losses(losses)
+        if is_distributed():
+            log_vars = {k: v.detach().clone() for k, v in log_vars.items()}
+            all_reduce_dict(log_vars, op="mean")
+        return loss, log_vars
+
+    def no_weight_decay(self) -> set:
+        return {"pos_embed", "cls_token", "mask_token", "decoder_pos_embed", "encoder_mask_token"}
+
+
+MAE_ARCHS = {f"mae_{k}": v for k, v in ARCHS.items()}
+
+
+def build_mae(arch: str = "mae_vit_base_patch16", **kwargs) -> MaskedAutoencoder:
+    if arch not in MAE_ARCHS:
+        raise ValueError(f"unknown MAE model {arch!r}; choose one of {sorted(MAE_ARCHS)}")
+    dim, depth, heads, patch = MAE_ARCHS[arch]
+    kwargs.setdefault("patch_size", patch)
+    return MaskedAutoencoder(embed_dim=dim, depth=depth, num_heads=heads, **kwargs)

@@ -1,0 +1,20 @@
+"""Our registry scope ('mae'): one child of every mmengine root registry, so configs with
+`default_scope = 'mae'` find our components and still reach mmengine's own (optimisers,
+schedulers, hooks, visualisers) without scope warnings."""
+from mmengine import registry as root
+from mmengine.registry import Registry
+
+_ROOTS = ["RUNNERS", "RUNNER_CONSTRUCTORS", "LOOPS", "HOOKS", "STRATEGIES", "DATASETS", "DATA_SAMPLERS",
+          "TRANSFORMS", "MODELS", "MODEL_WRAPPERS", "WEIGHT_INITIALIZERS", "OPTIMIZERS", "OPTIM_WRAPPERS",
+          "OPTIM_WRAPPER_CONSTRUCTORS", "PARAM_SCHEDULERS", "METRICS", "EVALUATOR", "TASK_UTILS",
+          "VISUALIZERS", "VISBACKENDS", "LOG_PROCESSORS", "INFERENCERS", "FUNCTIONS"]
+
+_children = {name: Registry(getattr(root, name).name, parent=getattr(root, name), scope="mae",
+                            locations=["pretrain"]) for name in _ROOTS}
+
+MODELS = _children["MODELS"]
+DATASETS = _children["DATASETS"]
+DATA_SAMPLERS = _children["DATA_SAMPLERS"]
+HOOKS = _children["HOOKS"]
+OPTIM_WRAPPERS = _children["OPTIM_WRAPPERS"]
+OPTIM_WRAPPER_CONSTRUCTORS = _children["OPTIM_WRAPPER_CONSTRUCTORS"]

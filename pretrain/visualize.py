@@ -1,0 +1,91 @@
+"""Reconstruction pictures: original / masked / reconstruction / reconstruction + visible."""
+import os
+from typing import Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from .targets import patch_stats, patchify, unpatchify  # noqa: E402
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalize(imgs_uint8: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (imgs_uint8.float() / 255.0 - m) / s
+
+
+def denormalize(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (x * s + m).clamp(0, 1)
+
+
+@torch.no_grad()
+def reconstruction_panels(model, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None) -> dict:
+    """Panels as (B, 3, H, W) tensors in [0, 1] from normalised `imgs`.
+
+    For norm-pix models the prediction is in per-patch standardised units; it is mapped back
+    with each target patch's own mean and std, as the paper's figures do.
+    """
+    was_training = model.training
+    model.eval()
+    p = model.patch_size
+    pred, mask = model.reconstruct(imgs, noise)
+    pred = pred.float()
+    if model.norm_pix_loss:
+        mean, std = patch_stats(patchify(imgs, p))
+        pred = pred * std + mean
+    grid = (imgs.shape[-2] // p, imgs.shape[-1] // p)
+    recon = unpatchify(pred, p, grid)
+    m = unpatchify(mask.unsqueeze(-1).repeat(1, 1, p * p * 3), p, grid)
+    model.train(was_training)
+    return {
+        "original": denormalize(imgs),
+        "masked": denormalize(imgs) * (1 - m) + 0.5 * m,
+        "reconstruction": denormalize(recon),
+        "reconstruction + visible": denormalize(imgs * (1 - m) + recon * m),
+    }
+
+
+def save_reconstruction_png(panels: dict, path: str, title: str = "") -> str:
+    names = list(panels)
+    n = panels[names[0]].shape[0]
+    fig, axes = plt.subplots(n, len(names), figsize=(2.6 * len(names), 2.6 * n), squeeze=False)
+    for r in range(n):
+        for c, name in enumerate(names):
+            ax = axes[r][c]
+            ax.imshow(panels[name][r].permute(1, 2, 0).cpu().numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def fixed_noise(batch: int, num_patches: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(batch, num_patches, generator=torch.Generator().manual_seed(seed))
+
+
+def save_loss_curve(iters: list, losses: list, path: str, title: str = "MAE reconstruction loss") -> str:
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(iters, losses, lw=1)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss (masked patches)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,113 @@
+"""The plain ViT encoder shared by pretraining and every transfer task.
+
+Parameter names match the official MAE / timm checkpoints (`patch_embed.proj`, `cls_token`,
+`pos_embed`, `blocks.N.*`, `norm`), so weights move both ways without renaming. Blocks are
+timm's (fused scaled-dot-product attention, drop path).
+"""
+from functools import partial
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+from timm.layers import PatchEmbed, resample_abs_pos_embed
+from timm.models.vision_transformer import Block
+
+from .pos_embed import sincos_2d
+
+# name: (embed_dim, depth, num_heads, patch_size)
+ARCHS = {
+    "vit_tiny_patch16": (192, 12, 3, 16),
+    "vit_small_patch16": (384, 12, 6, 16),
+    "vit_base_patch16": (768, 12, 12, 16),
+    "vit_large_patch16": (1024, 24, 16, 16),
+    "vit_huge_patch14": (1280, 32, 16, 14),
+}
+
+
+def check_image_size(h: int, w: int, patch: int) -> None:
+    if h % patch or w % patch:
+        raise ValueError(f"image size {h}x{w} is not divisible by the patch size {patch}")
+
+
+class ViT(nn.Module):
+    """ViT backbone: tokens in, tokens out; heads live with the task that needs them."""
+
+    def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=768, depth=12, num_heads=12,
+                 mlp_ratio=4.0, qkv_bias=True, drop_path_rate=0.0, learnable_pos_embed=False, **kwargs):
+        super().__init__(**kwargs)
+        img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        check_image_size(*img_size, patch_size)
+        self.patch_size, self.embed_dim, self.in_chans = patch_size, embed_dim, in_chans
+        self.grid = (img_size[0] // patch_size, img_size[1] // patch_size)
+        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim, strict_img_size=False)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = nn.Parameter(sincos_2d(embed_dim, *self.grid, cls_token=True).unsqueeze(0),
+                                      requires_grad=learnable_pos_embed)
+        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        norm = partial(nn.LayerNorm, eps=1e-6)
+        self.blocks = nn.ModuleList([
+            Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i], norm_layer=norm)
+            for i in range(depth)])
+        self.norm = norm(embed_dim)
+
+    # ---- geometry -------------------------------------------------------------------------
+    def grid_of(self, x: torch.Tensor) -> tuple:
+        h, w = x.shape[-2:]
+        check_image_size(h, w, self.patch_size)
+        return h // self.patch_size, w // self.patch_size
+
+    def pos_embed_for(self, grid: tuple) -> torch.Tensor:
+        """Position table (1, 1+N, D) for any grid: the stored one, or a resampled one."""
+        if tuple(grid) == self.grid:
+            return self.pos_embed
+        if not self.pos_embed.requires_grad:  # fixed sin-cos: recompute exactly
+            return sincos_2d(self.embed_dim, *grid, cls_token=True).unsqueeze(0).to(self.pos_embed)
+        return resample_abs_pos_embed(self.pos_embed, list(grid), list(self.grid), num_prefix_tokens=1)
+
+    # ---- forward ----------------------------------------------------------------------------
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch tokens + cls token with position embeddings, before the blocks."""
+        grid = self.grid_of(x)
+        pos = self.pos_embed_for(grid)
+        t = self.patch_embed(x) + pos[:, 1:]
+        cls = (self.cls_token + pos[:, :1]).expand(t.shape[0], -1, -1)
+        return torch.cat([cls, t], dim=1)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.tokens(x)
+        for blk in self.blocks:
+            t = blk(t)
+        return self.norm(t)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)
+
+    def get_intermediate_layers(self, x: torch.Tensor, indices: Sequence[int], norm: bool = False,
+                                reshape: bool = True) -> list:
+        """Outputs of the given blocks (0-based), as (B, D, h, w) maps when `reshape`."""
+        grid = self.grid_of(x)
+        wanted, outs = set(indices), {}
+        bad = [i for i in wanted if not 0 <= i < len(self.blocks)]
+        if bad:
+            raise ValueError(f"block indices {bad} out of range for a {len(self.blocks)}-block ViT")
+        t = self.tokens(x)
+        for i, blk in enumerate(self.blocks[:max(wanted) + 1]):
+            t = blk(t)
+            if i in wanted:
+                o = self.norm(t) if norm else t
+                o = o[:, 1:]
+                if reshape:
+                    o = o.transpose(1, 2).reshape(o.shape[0], -1, *grid)
+                outs[i] = o
+        return [outs[i] for i in indices]
+
+    def no_weight_decay(self) -> set:
+        return {"pos_embed", "cls_token"}
+
+
+def build_vit(arch: str, **kwargs) -> ViT:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown ViT {arch!r}; choose one of {sorted(ARCHS)}")
+    dim, depth, heads, patch = ARCHS[arch]
+    kwargs.setdefault("patch_size", patch)
+    return ViT(embed_dim=dim, depth=depth, num_heads=heads, **kwargs)

@@ -1,0 +1,1 @@
+"""Entry points: the `mae` command and thin scripts."""

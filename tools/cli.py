@@ -1,0 +1,81 @@
+"""The `mae` command: train, visualize, bench."""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+
+def _train(args) -> None:
+    from tools.train import train
+
+    train(args.config, work_dir=args.work_dir, resume=args.resume, options=args.cfg_options)
+
+
+def _visualize(args) -> None:
+    from tools.visualize import visualize
+
+    path = visualize(args.checkpoint, args.images, args.out, mask_ratio=args.mask_ratio, seed=args.seed)
+    print(f"wrote {path}")
+
+
+def _bench(args, rest) -> None:
+    from tools import benchmark
+
+    benchmark.main(rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mae", description="Masked Autoencoder pretraining and transfer toolkit")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="run a training job from a config file")
+    t.add_argument("config")
+    t.add_argument("--work-dir", help="where logs, checkpoints and pictures go (default work_dirs/<config>)")
+    t.add_argument("--resume", action="store_true", help="resume from the latest checkpoint in the work dir")
+    t.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                   help="override config keys, e.g. train_dataloader.batch_size=16 max_epochs=5")
+    t.set_defaults(func=_train)
+
+    v = sub.add_parser("visualize", help="draw original / masked / reconstruction for some images")
+    v.add_argument("checkpoint")
+    v.add_argument("images", nargs="+")
+    v.add_argument("--out", default="reconstruction.png")
+    v.add_argument("--mask-ratio", type=float, default=None, help="default: the checkpoint's")
+    v.add_argument("--seed", type=int, default=0, help="seed of the mask noise")
+    v.set_defaults(func=_visualize)
+
+    b = sub.add_parser("bench", help="speed benchmarks (mae bench -h)", add_help=False)
+    b.set_defaults(func=_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "bench":
+        args = argparse.Namespace(func=_bench)
+        return _run(lambda: _bench(args, argv[1:]))
+    args = parser.parse_args(argv)
+    return _run(lambda: args.func(args))
+
+
+def _run(fn) -> int:
+    """Input errors become one line on stderr and exit code 2; other failures keep their trace."""
+    from pretrain.checkpoint import CheckpointError
+    from pretrain.data import DataError
+    from pretrain.hooks import NonFiniteLoss
+    from tools.train import ConfigError
+
+    try:
+        fn()
+    except (ConfigError, DataError, CheckpointError, NonFiniteLoss) as e:
+        print(f"mae: error: {e}", file=sys.stderr)
+        return 2 if not isinstance(e, NonFiniteLoss) else 3
+    except ValueError as e:  # our own checks (sizes, mask ratio, arch names) raise ValueError
+        print(f"mae: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
