@@ -37,10 +37,11 @@ class NonFiniteLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         loss = (outputs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss.detach() if hasattr(loss, "detach") else loss)):
+        loss = float(loss.detach() if hasattr(loss, "detach") else loss) if loss is not None else None
+        if loss is not None and not math.isfinite(loss):
             last = osp.join(runner.work_dir, "last_checkpoint")
             ckpt = open(last).read().strip() if osp.exists(last) else "none saved yet"
-            raise NonFiniteLoss(f"non-finite loss ({float(loss)}) at epoch {runner.epoch + 1}, iteration "
+            raise NonFiniteLoss(f"non-finite loss ({loss}) at epoch {runner.epoch + 1}, iteration "
                                 f"{runner.iter + 1}; stopped without saving. Last good checkpoint: {ckpt}")
 
 

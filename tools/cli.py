@@ -74,6 +74,11 @@ def _run(fn) -> int:
     except ValueError as e:  # our own checks (sizes, mask ratio, arch names) raise ValueError
         print(f"mae: error: {e}", file=sys.stderr)
         return 2
+    except TypeError as e:  # a config key the named component does not take
+        if "unexpected keyword argument" not in str(e):
+            raise
+        print(f"mae: error: unknown config key: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

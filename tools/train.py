@@ -24,8 +24,11 @@ def load_config(path: str, options: dict = None) -> Config:
     if not osp.isfile(path):
         raise ConfigError(f"config file not found: {path}")
     cfg = Config.fromfile(path)
-    for key, value in (options or {}).items():
-        check_key(cfg, key, path)
+    # keys under a component whose `type` is replaced in the same call are that new type's business
+    retyped = tuple(k[:-len("type")] for k in (options or {}) if k.endswith(".type"))
+    for key in options or {}:
+        if not (retyped and key.startswith(retyped)):
+            check_key(cfg, key, path)
     cfg.merge_from_dict(options or {})
     unknown = sorted(set(cfg.keys()) - RUNNER_KEYS - OUR_KEYS)
     if unknown:
@@ -36,6 +39,8 @@ def load_config(path: str, options: dict = None) -> Config:
 def check_key(cfg: Config, dotted: str, path: str) -> None:
     """An override must name an existing key (a typo would otherwise be silently added)."""
     node, parts = cfg, dotted.split(".")
+    if len(parts) == 1 and parts[0] in RUNNER_KEYS | OUR_KEYS:
+        return
     for i, part in enumerate(parts):
         if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]

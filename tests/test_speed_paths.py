@@ -1,0 +1,166 @@
+"""The speed-related paths give the same maths: bf16 autocast, the encoder-with-mask-tokens
+ablation, torch.compile; and `mae bench` runs end to end (no timing asserts)."""
+import copy
+import json
+
+import pytest
+import torch
+
+from pretrain.losses import masked_mse
+from pretrain.mae import MaskedAutoencoder
+from pretrain.optim import autocast_for, build_adamw
+from pretrain.targets import gather_tokens, patchify, pixel_target
+from tools import benchmark
+
+
+def tiny(**kw):
+    args = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=32,
+                decoder_depth=1, decoder_num_heads=2)
+    args.update(kw)
+    torch.manual_seed(0)
+    return MaskedAutoencoder(**args)
+
+
+def batch(b=4, size=32, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, 3, size, size, generator=g), torch.rand(b, (size // 8) ** 2, generator=g)
+
+
+def test_bf16_autocast_steps_track_fp32():
+    ref = tiny()
+    low = copy.deepcopy(ref)
+    opts = {"fp32": build_adamw(ref, 1e-3), "bf16": build_adamw(low, 1e-3)}
+    losses = {"fp32": [], "bf16": []}
+    for step in range(3):
+        imgs, noise = batch(seed=step)
+        for prec, model in (("fp32", ref), ("bf16", low)):
+            with autocast_for(prec, "cpu"):
+                loss, _, _ = model.forward_mae(imgs, noise)
+            loss.backward()
+            opts[prec].step()
+            opts[prec].zero_grad(set_to_none=True)
+            losses[prec].append(loss.item())
+    assert losses["bf16"][0] != losses["fp32"][0]  # autocast really ran in bf16
+    for a, b in zip(losses["fp32"], losses["bf16"]):
+        assert abs(a - b) / abs(a) < 0.03, (losses["fp32"], losses["bf16"])
+
+
+@pytest.mark.parametrize("norm_pix", [False, True])
+@pytest.mark.parametrize("mask_tokens", [False, True])
+def test_loss_is_masked_mse_of_own_full_predictions(mask_tokens, norm_pix):
+    """Both encoders (without / with mask tokens, paper Table 1c and Table 2) train on the same
+    loss: MSE over the removed patches of the model's own predictions, in image order."""
+    model = tiny(encoder_mask_tokens=mask_tokens, norm_pix_loss=norm_pix).eval()
+    imgs, noise = batch()
+    with torch.no_grad():
+        loss, pred, mask = model.forward_mae(imgs, noise)
+    full, mask2 = model.reconstruct(imgs, noise)
+    assert torch.equal(mask, mask2)
+    n = full.shape[1]
+    assert mask.shape == (4, n) and int(mask[0].sum()) == n - model.sampler(1, model.grid, "cpu").len_keep
+    expected = masked_mse(full, pixel_target(patchify(imgs, 8), norm_pix), mask)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
+    spec = model.mask(imgs, noise)
+    torch.testing.assert_close(pred, gather_tokens(full, spec.ids_masked), rtol=1e-5, atol=1e-6)
+
+
+def test_encoder_mask_tokens_encoder_sees_every_patch():
+    model = tiny(encoder_mask_tokens=True)
+    imgs, noise = batch()
+    spec = model.mask(imgs, noise)
+    latent = model.forward_encoder(imgs, spec)
+    assert latent.shape == (4, 1 + spec.mask.shape[1], 32)
+    # changing a removed patch's pixels changes nothing (it is replaced by the mask token) ...
+    j = int(spec.ids_masked[0, 0])
+    gi, gj = divmod(j, 4)
+    imgs2 = imgs.clone()
+    imgs2[0, :, gi * 8:(gi + 1) * 8, gj * 8:(gj + 1) * 8] += 1.0
+    torch.testing.assert_close(model.forward_encoder(imgs2, spec), latent)
+    # ... but the mask token is trained
+    loss, _, _ = model.forward_mae(imgs, noise)
+    loss.backward()
+    assert model.encoder_mask_token.grad is not None and model.encoder_mask_token.grad.abs().sum() > 0
+
+
+def test_compile_matches_eager():
+    model = tiny().eval()
+    imgs, noise = batch()
+    compiled = torch.compile(model)
+    with torch.no_grad():
+        loss, pred, mask = model.forward_mae(imgs, noise)
+        closs, cpred, cmask = compiled(imgs, noise=noise)
+    assert torch.equal(mask, cmask)
+    torch.testing.assert_close(closs, loss, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(cpred, pred, rtol=1e-4, atol=1e-4)
+
+
+def test_flop_count_matches_torch_counter():
+    """The analytical FLOPs used for MFU agree with torch's FLOP counter on our forward pass
+    (ours runs the prediction head on the removed patches only; the count assumes all)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from pretrain.mae import build_mae
+
+    for mask_tokens in (False, True):
+        model = build_mae("mae_vit_tiny_patch16", img_size=64, decoder_embed_dim=64, decoder_depth=2,
+                          encoder_mask_tokens=mask_tokens)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(torch.randn(2, 3, 64, 64))
+        k = model.sampler(1, model.grid, "cpu").len_keep
+        head_on_visible = 2 * k * 64 * 16 * 16 * 3
+        expected = 2 * (benchmark.mae_forward_flops("mae_vit_tiny_patch16", 64, 0.75, 64, 2, mask_tokens)
+                        - head_on_visible)
+        assert counter.get_total_flops() == pytest.approx(expected, rel=1e-6)
+
+
+PRETRAIN_ARGS = ["pretrain", "--model", "tiny", "--steps", "1", "--warmup", "1", "--batch", "2", "--img-size", "32",
+                 "--decoder-depth", "1", "--decoder-width", "64", "--matmul-size", "128", "--device", "cpu"]
+
+
+def check_side(s):
+    for key in ("images_per_s", "step_s_median", "step_s_iqr", "step_s_min", "step_s_max", "model_flops_per_s",
+                "mfu_of_measured_matmul_peak", "loss"):
+        assert isinstance(s[key], float) and s[key] > 0, key
+    assert "bytes" in s["memory"] and "method" in s["memory"]
+
+
+def test_bench_pretrain_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    assert benchmark.main(PRETRAIN_ARGS + ["--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["config"]["arch"] == "mae_vit_tiny_patch16" and d["machine"]["torch"] == torch.__version__
+    assert d["model_flops_per_step"] > 0 and d["matmul_peak"]["fp32"]["flops_per_s"] > 0
+    check_side(d["ours"])
+    if d["peer_unavailable"] is None:
+        check_side(d["peer"])
+        assert d["ratio_ours_over_peer"]["images_per_s"] > 0
+    else:
+        assert d["peer"] is None
+
+
+def test_bench_pretrain_without_peer_library(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(benchmark, "peer_available", lambda: "ModuleNotFoundError: No module named 'transformers'")
+    out = tmp_path / "bench.json"
+    benchmark.main(PRETRAIN_ARGS + ["--json", str(out)])
+    assert "peer unavailable" in capsys.readouterr().out
+    d = json.loads(out.read_text())
+    assert d["peer"] is None and "ratio_ours_over_peer" not in d
+    check_side(d["ours"])
+
+
+def test_bench_table2_and_loader(tmp_path):
+    out, png = tmp_path / "t2.json", tmp_path / "t2.png"
+    benchmark.main(["table2", "--models", "tiny", "--decoder-depths", "1", "--batch", "1", "--img-size", "32",
+                    "--steps", "1", "--warmup", "0", "--device", "cpu", "--json", str(out), "--png", str(png)])
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["speedup"] > 0 and row["flops_ratio"] > 1 and png.stat().st_size > 0
+    out = tmp_path / "loader.json"
+    benchmark.main(["loader", "--images", "4", "--img-size", "32", "--model-ips", "2.0", "--device", "cpu",
+                    "--json", str(out)])
+    d = json.loads(out.read_text())
+    assert d["loader"]["decode_crop_flip_per_worker"] > 0 and d["bottleneck"] in ("loader", "model")
+
+
+def test_bench_rejects_fp16_on_cpu():
+    with pytest.raises(ValueError, match="fp16"):
+        benchmark.main(PRETRAIN_ARGS + ["--precision", "fp16", "--no-peer"])

@@ -1,0 +1,170 @@
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+
+from pretrain.checkpoint import read_state_dict
+from pretrain.registry import HOOKS
+from tests.test_mae_model import OFFICIAL_TOP
+from tools.train import ConfigError, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Interrupt(Exception):
+    pass
+
+
+@HOOKS.register_module(force=True)
+class StopAfterEpochHook(Hook):
+    """Simulates a kill right after epoch `epoch` ended (its checkpoint is written first)."""
+    priority = "LOWEST"
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def after_train_epoch(self, runner):
+        if runner.epoch == self.epoch:
+            raise Interrupt()
+
+
+@HOOKS.register_module(force=True)
+class PoisonHook(Hook):
+    """Makes the model produce nan from iteration `at` on."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == self.at:
+            with torch.no_grad():
+                runner.model.decoder_pred.weight.fill_(float("nan"))
+
+
+def run(cfg, work_dir, options, resume=False, name=None):
+    options = dict(options, experiment_name=name or os.path.basename(str(work_dir)))
+    return train(cfg, work_dir=str(work_dir), resume=resume, options=options)
+
+
+def test_end_to_end_checkpoint_and_pictures(demo_config, tiny_options, tmp_path):
+    run(demo_config, tmp_path, tiny_options)
+    state = torch.load(tmp_path / "checkpoint-final.pth", map_location="cpu", weights_only=False)
+    assert set(state) >= {"model"}
+    assert OFFICIAL_TOP <= set(state["model"])
+    assert any(k.startswith("decoder_blocks.0.") for k in state["model"])
+    for f in ["reconstruction.png", "loss_curve.png", "epoch_2.pth", "last_checkpoint"]:
+        assert (tmp_path / f).exists(), f
+    scalars = glob.glob(str(tmp_path / "*" / "vis_data" / "scalars.json"))
+    assert scalars and "loss" in open(scalars[0]).readline()
+    assert glob.glob(str(tmp_path / "*" / "vis_data" / "events.out.tfevents.*"))
+
+
+def test_resume_equals_uninterrupted(demo_config, tiny_options, tmp_path):
+    opts = dict(tiny_options, max_epochs=3)
+    run(demo_config, tmp_path / "full", opts)
+    killed = dict(opts, custom_hooks=[dict(type="NonFiniteLossHook"), dict(type="OfficialCheckpointHook"),
+                                      dict(type="StopAfterEpochHook", epoch=2)])
+    with pytest.raises(Interrupt):
+        run(demo_config, tmp_path / "resumed", killed, name="part1")
+    assert not (tmp_path / "resumed" / "checkpoint-final.pth").exists()
+    run(demo_config, tmp_path / "resumed", opts, resume=True, name="part2")
+    a = read_state_dict(str(tmp_path / "full" / "checkpoint-final.pth"))
+    b = read_state_dict(str(tmp_path / "resumed" / "checkpoint-final.pth"))
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(demo_config, tiny_options, tmp_path):
+    from pretrain.hooks import NonFiniteLoss
+    opts = dict(tiny_options, max_epochs=3,
+                custom_hooks=[dict(type="NonFiniteLossHook"), dict(type="PoisonHook", at=5)])
+    with pytest.raises(NonFiniteLoss, match=r"non-finite loss \(nan\) at epoch 2, iteration 6.*epoch_1.pth"):
+        run(demo_config, tmp_path, opts)
+    good = torch.load(tmp_path / "epoch_1.pth", map_location="cpu", weights_only=False)
+    assert all(torch.isfinite(v).all() for v in good["state_dict"].values() if v.is_floating_point())
+    assert not (tmp_path / "epoch_2.pth").exists()
+
+
+def test_lr_follows_total_batch(demo_config, tiny_options):
+    from tools.train import finalize, load_config
+    cfg = finalize(load_config(demo_config, dict(tiny_options, base_lr=1e-3)), demo_config, "/tmp/x")
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1e-3 * 4 / 256)
+    cfg = load_config(demo_config, {"optim_wrapper.accumulative_counts": 4, "train_dataloader.batch_size": 8})
+    cfg = finalize(cfg, demo_config, "/tmp/x")
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(cfg.base_lr * 32 / 256)
+    kinds = [s["type"] for s in cfg.param_scheduler]
+    assert kinds == ["LinearLR", "CosineAnnealingLR"] and all(s["convert_to_iter_based"] for s in cfg.param_scheduler)
+
+
+def test_weight_decay_groups():
+    from pretrain.mae import MaskedAutoencoder
+    from pretrain.optim import param_groups
+    m = MaskedAutoencoder(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32,
+                          decoder_depth=1, decoder_num_heads=2)
+    decay, no_decay = param_groups(m, 0.05)
+    names = {id(p): n for n, p in m.named_parameters()}
+    nd = {names[id(p)] for p in no_decay["params"]}
+    d = {names[id(p)] for p in decay["params"]}
+    assert {"cls_token", "mask_token", "norm.weight", "blocks.0.attn.qkv.bias"} <= nd
+    assert "pos_embed" not in nd | d  # frozen
+    assert all(n.endswith("weight") and "norm" not in n for n in d)
+    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+
+
+def test_unknown_config_key(demo_config):
+    from tools.train import load_config
+    with pytest.raises(ConfigError, match="unknown config key 'model.embed_dimm'"):
+        load_config(demo_config, {"model.embed_dimm": 3})
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config("configs/nope.py")
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "tools.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_one_line_errors(demo_config, tmp_path):
+    cases = [
+        (["train", demo_config, "--cfg-options", "model.foo=1"], "unknown config key 'model.foo'"),
+        (["train", demo_config, "--cfg-options", "model.img_size=60", "train_dataloader.dataset.img_size=60"],
+         "image size 60x60 is not divisible by the patch size 8"),
+        (["train", demo_config, "--cfg-options", "model.mask_ratio=1.2"], "mask_ratio must be in (0, 1), got 1.2"),
+        (["train", demo_config.replace("demo", "folder"), "--cfg-options",
+          f"train_dataloader.dataset.root={tmp_path}/missing"], f"data folder not found: {tmp_path}/missing"),
+        (["train", demo_config, "--cfg-options", "train_dataloader.dataset.type=ImageFolder",
+          f"train_dataloader.dataset.root={tmp_path}"], "unexpected keyword argument 'length'"),
+        (["visualize", str(tmp_path / "none.pth"), "x.jpg"], "checkpoint not found"),
+    ]
+    for args, message in cases:
+        r = cli(*args, "--work-dir", str(tmp_path / "wd")) if args[0] == "train" else cli(*args)
+        assert r.returncode == 2, (args, r.stderr[-2000:])
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("mae: error:")]
+        assert lines and message in lines[-1], (args, r.stderr[-2000:])
+        assert "Traceback" not in r.stderr, r.stderr[-2000:]
+
+
+def test_visualize_and_mismatched_checkpoint(demo_config, tiny_options, tmp_path):
+    run(demo_config, tmp_path, dict(tiny_options, max_epochs=1, warmup_epochs=0))
+    from PIL import Image
+    import numpy as np
+    img = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(img)
+    r = cli("visualize", str(tmp_path / "checkpoint-final.pth"), str(img), "--out", str(tmp_path / "v.png"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "v.png").stat().st_size > 1000
+
+    from pretrain.checkpoint import CheckpointError, load_state
+    from pretrain.mae import MaskedAutoencoder
+    other = MaskedAutoencoder(img_size=32, patch_size=8, embed_dim=48, depth=3, num_heads=2, decoder_embed_dim=32,
+                              decoder_depth=1, decoder_num_heads=2)
+    with pytest.raises(CheckpointError, match=r"shape mismatch patch_embed.proj.weight.*\n?.*|missing"):
+        load_state(other, read_state_dict(str(tmp_path / "checkpoint-final.pth")), source="ckpt")
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    r = cli("visualize", str(tmp_path / "junk.pth"), str(img))
+    assert r.returncode == 2 and "cannot read checkpoint" in r.stderr
