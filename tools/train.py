@@ -12,7 +12,7 @@ RUNNER_KEYS = {
     "test_cfg", "auto_scale_lr", "optim_wrapper", "param_scheduler", "val_evaluator", "test_evaluator",
     "default_hooks", "custom_hooks", "data_preprocessor", "load_from", "resume", "launcher", "env_cfg",
     "log_processor", "log_level", "visualizer", "default_scope", "randomness", "experiment_name", "cfg",
-    "vis_backends", "strategy", "compile", "model_wrapper_cfg"}
+    "vis_backends", "strategy", "compile", "model_wrapper_cfg", "find_unused_parameters", "sync_bn"}
 OUR_KEYS = {"base_lr", "max_epochs", "warmup_epochs", "data_root"}
 
 
@@ -67,6 +67,13 @@ def finalize(cfg: Config, config_path: str, work_dir: str = None, resume: bool =
     cfg.env_cfg.setdefault("dist_cfg", {})
     if cfg.env_cfg.dist_cfg.get("backend", "auto") == "auto":
         cfg.env_cfg.dist_cfg.backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if world_size() > 1 and not torch.cuda.is_available():
+        # mmengine's launcher and DDP wrapper assume one GPU per process; on CPUs we start the gloo
+        # group ourselves (mmengine then reuses it) and wrap without device ids.
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(backend="gloo")
+        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False,
+                                     find_unused_parameters=cfg.get("find_unused_parameters", False))
 
     seed = cfg.get("randomness", {}).get("seed", 0)
     cfg.train_dataloader.dataset.setdefault("seed", seed)
