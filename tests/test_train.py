@@ -168,3 +168,11 @@ def test_visualize_and_mismatched_checkpoint(demo_config, tiny_options, tmp_path
     (tmp_path / "junk.pth").write_bytes(b"junk")
     r = cli("visualize", str(tmp_path / "junk.pth"), str(img))
     assert r.returncode == 2 and "cannot read checkpoint" in r.stderr
+
+
+def test_load_from_other_architecture_names_keys(demo_config, tiny_options, tmp_path):
+    run(demo_config, tmp_path / "a", dict(tiny_options, max_epochs=1, warmup_epochs=0))
+    from pretrain.checkpoint import CheckpointError
+    with pytest.raises(CheckpointError, match=r"does not match the model architecture(.|\n)*blocks.2"):
+        run(demo_config, tmp_path / "b", dict(tiny_options, max_epochs=1, warmup_epochs=0, **{"model.depth": 3},
+                                             load_from=str(tmp_path / "a" / "checkpoint-final.pth")))

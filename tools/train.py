@@ -108,6 +108,15 @@ def train(config_path: str, work_dir: str = None, resume: bool = False, options:
 
     cfg = finalize(load_config(config_path, options), config_path, work_dir, resume)
     os.makedirs(cfg.work_dir, exist_ok=True)
+    load_from, cfg.load_from = cfg.get("load_from"), None
     runner = Runner.from_cfg(cfg)
+    if load_from and not cfg.resume:
+        # mmengine only warns about mismatched keys; a checkpoint of another architecture is an error here
+        from mmengine.model import is_model_wrapper
+
+        from pretrain.checkpoint import load_state, read_state_dict
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        report = load_state(model, read_state_dict(load_from), strict=True, source=load_from)
+        runner.logger.info(f"initialised from {load_from}: {report.summary()}")
     runner.train()
     return runner

@@ -1,7 +1,7 @@
 # The README's main job: a tiny MAE on the photos that ship with scikit-image (no download),
 # a few minutes on a 2-core CPU. Leaves checkpoint-final.pth, reconstruction.png, loss_curve.png.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/pretrain_800e.py']
-base_lr = 1.5e-4
+base_lr = 8e-3  # lr 1e-3 at batch 32: the tiny demo learns in minutes
 max_epochs = 30
 warmup_epochs = 3
 train_dataloader = dict(
