@@ -1,6 +1,6 @@
 # The README's main job: a tiny MAE on the photos that ship with scikit-image (no download),
 # a few minutes on a 2-core CPU. Leaves checkpoint-final.pth, reconstruction.png, loss_curve.png.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/pretrain_800e.py']
+_base_ = ['../_base_/models/mae_vit-base-p16.py', '../_base_/default_runtime.py', '../_base_/schedules/pretrain_800e.py']
 base_lr = 8e-3  # lr 1e-3 at batch 32: the tiny demo learns in minutes
 max_epochs = 30
 warmup_epochs = 3
@@ -18,9 +18,6 @@ custom_hooks = [
     dict(type='ReconstructionHook', interval=10),
     dict(type='LossCurveHook'),
 ]
-model = dict(
-    type='MaskedAutoencoder', img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3,
-    decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4, mlp_ratio=4.0,
-    norm_pix_loss=False, mask_ratio=0.75, mask_sampler='random',
-    data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375]))
+model = dict(img_size=64, patch_size=8, embed_dim=192, depth=6, num_heads=3, decoder_embed_dim=128,
+             decoder_depth=2, decoder_num_heads=4, norm_pix_loss=False,
+             data_preprocessor=dict(non_blocking=False))
