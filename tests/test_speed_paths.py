@@ -120,10 +120,14 @@ PRETRAIN_ARGS = ["pretrain", "--model", "tiny", "--steps", "1", "--warmup", "1",
 
 
 def check_side(s):
-    for key in ("images_per_s", "step_s_median", "step_s_iqr", "step_s_min", "step_s_max", "model_flops_per_s",
+    for key in ("images_per_s", "step_s_median", "step_s_min", "step_s_max", "model_flops_per_s",
                 "mfu_of_measured_matmul_peak", "loss"):
         assert isinstance(s[key], float) and s[key] > 0, key
-    assert "bytes" in s["memory"] and "method" in s["memory"]
+    assert s["step_s_iqr"] >= 0 and len(s["step_s_all"]) == s["steps"]
+    m = s["memory"]
+    assert m["state_bytes"] > 0 and "method" in m
+    if m["activation_bytes"] is not None:
+        assert m["training_bytes"] == m["state_bytes"] + m["activation_bytes"]
 
 
 def test_bench_pretrain_writes_json(tmp_path):
