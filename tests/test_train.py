@@ -176,3 +176,26 @@ def test_load_from_other_architecture_names_keys(demo_config, tiny_options, tmp_
     with pytest.raises(CheckpointError, match=r"does not match the model architecture(.|\n)*blocks.2"):
         run(demo_config, tmp_path / "b", dict(tiny_options, max_epochs=1, warmup_epochs=0, **{"model.depth": 3},
                                              load_from=str(tmp_path / "a" / "checkpoint-final.pth")))
+
+
+def test_gradient_accumulation_equals_large_batch(demo_config, tiny_options, tmp_path):
+    const = [dict(type="ConstantLR", factor=1.0, by_epoch=False, begin=0, end=10**6)]
+    base = dict(tiny_options, max_epochs=1, warmup_epochs=0, param_scheduler=const, base_lr=1e-3)
+    run(demo_config, tmp_path / "big", dict(base, **{"train_dataloader.batch_size": 4}))
+    run(demo_config, tmp_path / "accum", dict(base, **{"train_dataloader.batch_size": 2,
+                                                      "optim_wrapper.accumulative_counts": 2}))
+    a = read_state_dict(str(tmp_path / "big" / "checkpoint-final.pth"))
+    b = read_state_dict(str(tmp_path / "accum" / "checkpoint-final.pth"))
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+
+
+def test_official_layout_without_config_is_inferred():
+    from pretrain.mae import build_mae
+    from tools.visualize import infer_model_cfg
+    for arch, heads in [("mae_vit_huge_patch14", 16), ("mae_vit_base_patch16", 12)]:
+        m = build_mae(arch, decoder_depth=2)
+        cfg = infer_model_cfg(m.state_dict())
+        assert cfg["num_heads"] == heads and cfg["decoder_depth"] == 2 and cfg["decoder_num_heads"] == 16
+        assert cfg["img_size"] == 224 and cfg["patch_size"] == m.patch_size and cfg["depth"] == len(m.blocks)
+        del m

@@ -4,12 +4,14 @@ import torch
 from pretrain.checkpoint import CheckpointError, load_state, read_state_dict
 from pretrain.data import load_image
 from pretrain.mae import MaskedAutoencoder
+from pretrain.vit import ARCHS
 from pretrain.visualize import fixed_noise, normalize, reconstruction_panels, save_reconstruction_png
 
 
 def infer_model_cfg(state: dict) -> dict:
     """Architecture from the weights alone, for official checkpoints that carry no config.
-    Head counts are not stored in weights: the official ones are width/64 (encoder) and 16."""
+    Head counts are not stored in weights: they come from the paper's architectures (ViT-H has
+    16 heads of 80), else width/64, and 16 for the decoder as in the official models."""
     try:
         w = state["patch_embed.proj.weight"]
         dim, in_chans, patch = w.shape[0], w.shape[1], w.shape[2]
@@ -21,8 +23,9 @@ def infer_model_cfg(state: dict) -> dict:
     depth = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
     dec_depth = len({k.split(".")[1] for k in state if k.startswith("decoder_blocks.")})
     hidden = state["blocks.0.mlp.fc1.weight"].shape[0]
+    known = {(d, n): h for d, n, h, _ in ARCHS.values()}
     return dict(img_size=side * patch, patch_size=patch, in_chans=in_chans, embed_dim=dim, depth=depth,
-                num_heads=max(1, dim // 64), decoder_embed_dim=dec_dim, decoder_depth=dec_depth,
+                num_heads=known.get((dim, depth), max(1, dim // 64)), decoder_embed_dim=dec_dim, decoder_depth=dec_depth,
                 decoder_num_heads=16 if dec_dim % 16 == 0 else max(1, dec_dim // 32), mlp_ratio=hidden / dim)
 
 
