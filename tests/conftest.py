@@ -17,6 +17,17 @@ TINY = {
 }
 
 
+def tiny_mae(**kw):
+    """A seeded MAE small enough for exact checks in milliseconds."""
+    from pretrain.mae import MaskedAutoencoder
+
+    args = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=32,
+                decoder_depth=1, decoder_num_heads=2)
+    args.update(kw)
+    torch.manual_seed(0)
+    return MaskedAutoencoder(**args)
+
+
 @pytest.fixture
 def tiny_options():
     return dict(TINY)

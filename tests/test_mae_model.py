@@ -5,17 +5,14 @@ import timm
 import torch
 
 from pretrain.losses import masked_mse
+from tests.conftest import tiny_mae
 from pretrain.mae import MaskedAutoencoder, build_mae
 from pretrain.pos_embed import sincos_2d
 from pretrain.targets import gather_tokens, patchify, pixel_target, unpatchify
 
 
 def tiny(**kw):
-    args = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=32,
-                decoder_depth=2, decoder_num_heads=2)
-    args.update(kw)
-    torch.manual_seed(0)
-    return MaskedAutoencoder(**args)
+    return tiny_mae(**{"decoder_depth": 2, **kw})
 
 
 OFFICIAL_TOP = {"cls_token", "pos_embed", "mask_token", "decoder_pos_embed", "patch_embed.proj.weight",

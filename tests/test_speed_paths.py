@@ -7,18 +7,13 @@ import pytest
 import torch
 
 from pretrain.losses import masked_mse
-from pretrain.mae import MaskedAutoencoder
+from tests.conftest import tiny_mae
 from pretrain.optim import autocast_for, build_adamw
 from pretrain.targets import gather_tokens, patchify, pixel_target
 from tools import benchmark
 
 
-def tiny(**kw):
-    args = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=32,
-                decoder_depth=1, decoder_num_heads=2)
-    args.update(kw)
-    torch.manual_seed(0)
-    return MaskedAutoencoder(**args)
+tiny = tiny_mae
 
 
 def batch(b=4, size=32, seed=1):
