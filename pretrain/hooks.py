@@ -55,21 +55,21 @@ class OfficialCheckpointHook(Hook):
     def __init__(self, interval: int = 1):
         self.interval = interval
 
-    def _save(self, runner, name: str) -> None:
+    def _save(self, runner, name: str, epochs_done: int) -> None:
         if not is_main_process():
             return
         model = bare_model(runner)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        meta = {"epoch": runner.epoch, "iter": runner.iter, "model_cfg": runner.cfg.get("model", {}).to_dict()
+        meta = {"epoch": epochs_done, "iter": runner.iter, "model_cfg": runner.cfg.get("model", {}).to_dict()
                 if hasattr(runner.cfg.get("model", {}), "to_dict") else dict(runner.cfg.get("model", {}))}
         atomic_save({"model": state, "meta": meta}, osp.join(runner.work_dir, name))
 
     def after_train_epoch(self, runner):
-        if self.every_n_epochs(runner, self.interval):
-            self._save(runner, f"checkpoint-{runner.epoch}.pth")  # runner.epoch is 1-based here
+        if self.every_n_epochs(runner, self.interval):  # runner.epoch is still 0-based here
+            self._save(runner, f"checkpoint-{runner.epoch + 1}.pth", runner.epoch + 1)
 
     def after_train(self, runner):
-        self._save(runner, "checkpoint-final.pth")
+        self._save(runner, "checkpoint-final.pth", runner.epoch)
         if is_main_process():
             runner.logger.info(f"official-layout checkpoint: {osp.join(runner.work_dir, 'checkpoint-final.pth')}")
 
@@ -89,7 +89,7 @@ class ReconstructionHook(Hook):
         n = min(self.num_images, len(ds))
         return torch.stack([center_square(ds.load_valid(i)[0], size) for i in range(n)])
 
-    def _draw(self, runner, name: str) -> None:
+    def _draw(self, runner, name: str, epochs_done: int) -> None:
         if not is_main_process():
             return
         model = bare_model(runner)
@@ -98,15 +98,15 @@ class ReconstructionHook(Hook):
         noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], self.seed).to(imgs.device)
         panels = reconstruction_panels(model, imgs, noise)
         path = save_reconstruction_png(panels, osp.join(runner.work_dir, name),
-                                       title=f"epoch {runner.epoch}, mask ratio {model.sampler.mask_ratio}")
+                                       title=f"after {epochs_done} epochs, mask ratio {model.sampler.mask_ratio}")
         runner.logger.info(f"reconstruction picture: {path}")
 
     def after_train_epoch(self, runner):
-        if self.every_n_epochs(runner, self.interval):
-            self._draw(runner, f"reconstruction_epoch{runner.epoch}.png")
+        if self.every_n_epochs(runner, self.interval):  # runner.epoch is still 0-based here
+            self._draw(runner, f"reconstruction_epoch{runner.epoch + 1}.png", runner.epoch + 1)
 
     def after_train(self, runner):
-        self._draw(runner, "reconstruction.png")
+        self._draw(runner, "reconstruction.png", runner.epoch)
 
 
 @HOOKS.register_module()

@@ -52,7 +52,14 @@ def run(cfg, work_dir, options, resume=False, name=None):
 
 
 def test_end_to_end_checkpoint_and_pictures(demo_config, tiny_options, tmp_path):
-    run(demo_config, tmp_path, tiny_options)
+    hooks = [dict(type="OfficialCheckpointHook", interval=1), dict(type="ReconstructionHook", interval=2),
+             dict(type="LossCurveHook")]
+    run(demo_config, tmp_path, dict(tiny_options, custom_hooks=hooks))
+    # periodic outputs are named by epochs completed, like mmengine's epoch_N.pth
+    assert (tmp_path / "checkpoint-1.pth").exists() and (tmp_path / "checkpoint-2.pth").exists()
+    assert (tmp_path / "reconstruction_epoch2.png").exists() and not (tmp_path / "reconstruction_epoch1.png").exists()
+    meta = torch.load(tmp_path / "checkpoint-1.pth", map_location="cpu", weights_only=False)["meta"]
+    assert meta["epoch"] == 1 and meta["model_cfg"]["embed_dim"] == 32
     state = torch.load(tmp_path / "checkpoint-final.pth", map_location="cpu", weights_only=False)
     assert set(state) >= {"model"}
     assert OFFICIAL_TOP <= set(state["model"])
