@@ -46,7 +46,7 @@ def test_sigkill_mid_epoch_then_resume(demo_config, tmp_path):
     while not (work / "epoch_2.pth").exists() and p.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert p.poll() is None, "run ended before it could be killed"
-    time.sleep(0.3)  # inside epoch 3
+    time.sleep(0.1)  # inside epoch 3
     p.send_signal(signal.SIGKILL)
     p.wait()
     assert not (work / "checkpoint-final.pth").exists()
