@@ -93,7 +93,7 @@ class ImageFolder(SeededAugDataset):
         if not self.files:
             raise DataError(f"no images ({', '.join(IMG_EXTENSIONS)}) found under {root}")
         self.max_bad_fraction = max_bad_fraction
-        self.attempts, self.bad = 0, set()
+        self.bad = set()
 
     def __len__(self):
         return len(self.files)
@@ -104,7 +104,6 @@ class ImageFolder(SeededAugDataset):
     def load_valid(self, index: int):
         for step in range(len(self.files)):
             i = (index + step) % len(self.files)
-            self.attempts += 1
             try:
                 return self.load(i), i
             except Exception as e:  # corrupt, truncated or unsupported file

@@ -4,8 +4,6 @@ import os.path as osp
 
 from mmengine.config import Config, ConfigDict
 
-from pretrain.data import DataError  # noqa: F401  (re-exported for callers catching input errors)
-
 # Keys a pretraining config may hold at the top level: Runner.from_cfg's arguments plus ours.
 RUNNER_KEYS = {
     "model", "work_dir", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg", "val_cfg",
