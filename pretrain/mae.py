@@ -99,15 +99,10 @@ class MaskedAutoencoder(ViT, BaseModel):
         # (B, N, C*p*p) in the conv weight's (c, i, j) order
         patches = imgs.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).flatten(3).flatten(1, 2)
         proj = self.patch_embed.proj
-        if self.encoder_mask_tokens:
-            order = spec.ids_shuffle
-            x = F.linear(gather_tokens(patches, order), proj.weight.flatten(1), proj.bias)
-            k = spec.len_keep
-            x = torch.cat([x[:, :k], self.encoder_mask_token.expand(b, x.shape[1] - k, -1).to(x.dtype)], dim=1)
-        else:
-            order = spec.ids_keep
-            x = F.linear(gather_tokens(patches, order), proj.weight.flatten(1), proj.bias)
-        x = x + gather_tokens(pos[:, 1:].expand(b, -1, -1), order)
+        x = F.linear(gather_tokens(patches, spec.ids_keep), proj.weight.flatten(1), proj.bias)
+        if self.encoder_mask_tokens:  # ablation: removed patches enter the encoder as a learned token
+            x = torch.cat([x, self.encoder_mask_token.expand(b, spec.ids_masked.shape[1], -1).to(x.dtype)], dim=1)
+        x = x + gather_tokens(pos[:, 1:].expand(b, -1, -1), spec.ids_shuffle[:, :x.shape[1]])
         x = torch.cat([(self.cls_token + pos[:, :1]).expand(b, -1, -1).to(x.dtype), x], dim=1)
         for blk in self.blocks:
             x = blk(x)
