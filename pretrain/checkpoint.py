@@ -10,15 +10,19 @@ class CheckpointError(RuntimeError):
     """Unreadable checkpoint, or one made for a different architecture."""
 
 
-def read_state_dict(path: str) -> dict:
-    """State dict from an official MAE file ({'model': ...}), an mmengine checkpoint
-    ({'state_dict': ...}), a DDP-wrapped one ('module.' prefixes) or a bare state dict."""
+def load_file(path: str):
+    """The raw object in a checkpoint file, with a one-line error if it cannot be read."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
+
+
+def state_dict_of(ckpt, path: str) -> dict:
+    """State dict from an official MAE file ({'model': ...}), an mmengine checkpoint
+    ({'state_dict': ...}), a DDP-wrapped one ('module.' prefixes) or a bare state dict."""
     state = ckpt
     if isinstance(ckpt, dict):
         for key in ("model", "state_dict", "module"):
@@ -30,9 +34,24 @@ def read_state_dict(path: str) -> dict:
     return {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}
 
 
-def read_meta(path: str) -> dict:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
+def read_state_dict(path: str) -> dict:
+    return state_dict_of(load_file(path), path)
+
+
+def check_resumable(work_dir: str) -> None:
+    """Fail early, in one line, if the checkpoint `--resume` would load is missing or truncated
+    (torch checkpoints are zip files: a cut-off file has no central directory)."""
+    import zipfile
+
+    pointer = os.path.join(work_dir, "last_checkpoint")
+    if not os.path.exists(pointer):
+        return  # nothing saved yet: mmengine starts from scratch
+    path = open(pointer).read().strip()
+    if not os.path.isfile(path):
+        raise CheckpointError(f"cannot resume: {pointer} names {path}, which does not exist")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"cannot resume: {path} is truncated or not a torch checkpoint; point "
+                              f"{pointer} at an earlier epoch_N.pth or delete it to start over")
 
 
 @dataclass

@@ -205,3 +205,13 @@ def test_official_layout_without_config_is_inferred():
         assert cfg["num_heads"] == heads and cfg["decoder_depth"] == 2 and cfg["decoder_num_heads"] == 16
         assert cfg["img_size"] == 224 and cfg["patch_size"] == m.patch_size and cfg["depth"] == len(m.blocks)
         del m
+
+
+def test_resume_from_truncated_checkpoint_is_a_clear_error(demo_config, tiny_options, tmp_path):
+    from pretrain.checkpoint import CheckpointError
+    run(demo_config, tmp_path, dict(tiny_options, max_epochs=1, warmup_epochs=0))
+    last = open(tmp_path / "last_checkpoint").read().strip()
+    data = open(last, "rb").read()
+    open(last, "wb").write(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cannot resume: .*epoch_1.pth is truncated"):
+        run(demo_config, tmp_path, dict(tiny_options, max_epochs=2, warmup_epochs=0), resume=True, name="again")

@@ -106,6 +106,9 @@ def train(config_path: str, work_dir: str = None, resume: bool = False, options:
 
     cfg = finalize(load_config(config_path, options), config_path, work_dir, resume)
     os.makedirs(cfg.work_dir, exist_ok=True)
+    if cfg.resume:
+        from pretrain.checkpoint import check_resumable
+        check_resumable(cfg.work_dir)
     load_from, cfg.load_from = cfg.get("load_from"), None
     runner = Runner.from_cfg(cfg)
     if load_from and not cfg.resume:

@@ -1,7 +1,7 @@
 """`mae visualize CHECKPOINT IMAGE...`: reconstruction picture from a pretrained MAE."""
 import torch
 
-from pretrain.checkpoint import CheckpointError, load_state, read_state_dict
+from pretrain.checkpoint import CheckpointError, load_file, load_state, state_dict_of
 from pretrain.data import load_image
 from pretrain.mae import MaskedAutoencoder
 from pretrain.vit import ARCHS
@@ -30,8 +30,8 @@ def infer_model_cfg(state: dict) -> dict:
 
 
 def load_mae(path: str, mask_ratio: float = None) -> MaskedAutoencoder:
-    state = read_state_dict(path)
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_file(path)
+    state = state_dict_of(ckpt, path)
     meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
     cfg = {k: v for k, v in dict(meta.get("model_cfg") or {}).items() if k not in ("type", "data_preprocessor")}
     if not cfg:
