@@ -11,7 +11,7 @@ from mmengine.model import is_model_wrapper
 
 from .data import center_square
 from .registry import HOOKS
-from .visualize import fixed_noise, normalize, reconstruction_panels, save_loss_curve, save_reconstruction_png
+from .visualize import fixed_noise, norm_stats, normalize, reconstruction_panels, save_loss_curve, save_reconstruction_png
 
 
 def bare_model(runner):
@@ -94,7 +94,7 @@ class ReconstructionHook(Hook):
             return
         model = bare_model(runner)
         size = model.grid[0] * model.patch_size
-        imgs = normalize(self._images(runner, size)).to(next(model.parameters()).device)
+        imgs = normalize(self._images(runner, size), *norm_stats(model)).to(next(model.parameters()).device)
         noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], self.seed).to(imgs.device)
         panels = reconstruction_panels(model, imgs, noise)
         path = save_reconstruction_png(panels, osp.join(runner.work_dir, name),

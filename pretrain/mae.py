@@ -20,7 +20,7 @@ from timm.models.vision_transformer import Block
 
 from .losses import mse_on_selected
 from .masking import MaskSpec, build_sampler
-from .pos_embed import sincos_2d
+from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
 from .targets import gather_tokens, patchify, pixel_target
 from .vit import ARCHS, ViT
@@ -88,8 +88,7 @@ class MaskedAutoencoder(ViT, BaseModel):
     def decoder_pos_for(self, grid: tuple) -> torch.Tensor:
         if tuple(grid) == self.grid:
             return self.decoder_pos_embed
-        return sincos_2d(self.decoder_pos_embed.shape[-1], *grid, cls_token=True).unsqueeze(0).to(
-            self.decoder_pos_embed)
+        return sincos_like(self.decoder_pos_embed, grid)
 
     def forward_encoder(self, imgs: torch.Tensor, spec: MaskSpec) -> torch.Tensor:
         """Encoder tokens in shuffled order: (B, 1+K, D), or (B, 1+N, D) with encoder mask tokens."""

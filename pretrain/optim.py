@@ -2,7 +2,8 @@
 
 mmengine's DefaultOptimWrapperConstructor makes one parameter group per tensor when decay
 rules are set, which defeats fused/foreach AdamW; two groups keep the update a single fused
-kernel. mmengine's AmpOptimWrapper only runs on accelerators, so CPU bf16 autocast is here.
+kernel. mmengine's AmpOptimWrapper refuses CPUs, so bf16/fp32 autocast is here; fp16 (CUDA, loss
+scaler) is mmengine's AmpOptimWrapper itself.
 """
 from contextlib import contextmanager, nullcontext
 
@@ -58,6 +59,11 @@ class PretrainOptimWrapperConstructor:
             raise ValueError(f"pretraining uses AdamW, got optimizer type {kind!r}")
         optimizer = build_adamw(model, **opt)
         cfg.setdefault("type", "PrecisionOptimWrapper")
+        if cfg["type"] == "PrecisionOptimWrapper":
+            device_type = next(model.parameters()).device.type
+            if resolve_precision(cfg.get("precision", "auto"), device_type) == "fp16":
+                cfg.pop("precision")
+                cfg.update(type="AmpOptimWrapper", dtype="float16")  # mmengine's dynamic loss scaler
         return OPTIM_WRAPPERS.build(cfg, default_args=dict(optimizer=optimizer))
 
 
@@ -89,42 +95,18 @@ def autocast_for(precision: str, device_type: str):
 
 @OPTIM_WRAPPERS.register_module()
 class PrecisionOptimWrapper(OptimWrapper):
-    """OptimWrapper with autocast: precision 'auto' (bf16 where it is fast, else fp32), 'fp32',
-    'bf16', or 'fp16' (CUDA, with a dynamic loss scaler)."""
+    """OptimWrapper with autocast: precision 'auto' (bf16 where it is fast, else fp32), 'fp32' or
+    'bf16' (no loss scaling needed). 'fp16' is built as mmengine's AmpOptimWrapper by
+    `PretrainOptimWrapperConstructor`."""
 
     def __init__(self, optimizer, precision: str = "auto", **kwargs):
         super().__init__(optimizer, **kwargs)
         params = [p for g in optimizer.param_groups for p in g["params"]]
         self.device_type = params[0].device.type if params else "cpu"
         self.precision = resolve_precision(precision, self.device_type)
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
-
-    def backward(self, loss: torch.Tensor, **kwargs) -> None:
-        if self.scaler is not None:
-            loss = self.scaler.scale(loss)
-        super().backward(loss, **kwargs)
-
-    def step(self, **kwargs) -> None:
-        if self.scaler is None:
-            return super().step(**kwargs)
-        if self.clip_grad_kwargs:
-            self.scaler.unscale_(self.optimizer)
-            self._clip_grad()
-        self.scaler.step(self.optimizer, **kwargs)
-        self.scaler.update()
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        if self.scaler is not None:
-            state["loss_scaler"] = self.scaler.state_dict()
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = dict(state_dict)
-        scaler = state_dict.pop("loss_scaler", None)
-        if scaler is not None and self.scaler is not None:
-            self.scaler.load_state_dict(scaler)
-        super().load_state_dict(state_dict)
+        if self.precision == "fp16":
+            raise ValueError("fp16 needs a loss scaler: use PretrainOptimWrapperConstructor (it builds "
+                             "mmengine's AmpOptimWrapper) or type='AmpOptimWrapper'")
 
     @contextmanager
     def optim_context(self, model: nn.Module):

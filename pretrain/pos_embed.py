@@ -29,3 +29,8 @@ def sincos_2d(dim: int, grid_h: int, grid_w: int, cls_token: bool = False) -> to
     if cls_token:
         emb = np.concatenate([np.zeros((1, dim)), emb], axis=0)
     return torch.from_numpy(emb).float()
+
+
+def sincos_like(table: torch.Tensor, grid: tuple) -> torch.Tensor:
+    """A (1, 1+H*W, D) sin-cos table for `grid`, on the device and dtype of `table`."""
+    return sincos_2d(table.shape[-1], *grid, cls_token=True).unsqueeze(0).to(table)

@@ -14,15 +14,24 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def norm_stats(model) -> tuple:
+    """(mean, std) in [0, 1] units that the model was trained with: its data preprocessor's, or
+    ImageNet's (the official checkpoints') when it has none."""
+    dp = getattr(model, "data_preprocessor", None)
+    if getattr(dp, "_enable_normalize", False):
+        return tuple((dp.mean.flatten() / 255).tolist()), tuple((dp.std.flatten() / 255).tolist())
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
 def normalize(imgs_uint8: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
-    m = torch.tensor(mean).view(1, 3, 1, 1)
-    s = torch.tensor(std).view(1, 3, 1, 1)
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
     return (imgs_uint8.float() / 255.0 - m) / s
 
 
 def denormalize(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
-    m = torch.tensor(mean).view(1, 3, 1, 1)
-    s = torch.tensor(std).view(1, 3, 1, 1)
+    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
     return (x * s + m).clamp(0, 1)
 
 
@@ -45,11 +54,12 @@ def reconstruction_panels(model, imgs: torch.Tensor, noise: Optional[torch.Tenso
     recon = unpatchify(pred, p, grid)
     m = unpatchify(mask.unsqueeze(-1).repeat(1, 1, p * p * 3), p, grid)
     model.train(was_training)
+    stats = norm_stats(model)
     return {
-        "original": denormalize(imgs),
-        "masked": denormalize(imgs) * (1 - m) + 0.5 * m,
-        "reconstruction": denormalize(recon),
-        "reconstruction + visible": denormalize(imgs * (1 - m) + recon * m),
+        "original": denormalize(imgs, *stats),
+        "masked": denormalize(imgs, *stats) * (1 - m) + 0.5 * m,
+        "reconstruction": denormalize(recon, *stats),
+        "reconstruction + visible": denormalize(imgs * (1 - m) + recon * m, *stats),
     }
 
 

@@ -12,7 +12,7 @@ import torch.nn as nn
 from timm.layers import PatchEmbed, resample_abs_pos_embed
 from timm.models.vision_transformer import Block
 
-from .pos_embed import sincos_2d
+from .pos_embed import sincos_2d, sincos_like
 
 # name: (embed_dim, depth, num_heads, patch_size)
 ARCHS = {
@@ -61,7 +61,7 @@ class ViT(nn.Module):
         if tuple(grid) == self.grid:
             return self.pos_embed
         if not self.pos_embed.requires_grad:  # fixed sin-cos: recompute exactly
-            return sincos_2d(self.embed_dim, *grid, cls_token=True).unsqueeze(0).to(self.pos_embed)
+            return sincos_like(self.pos_embed, grid)
         return resample_abs_pos_embed(self.pos_embed, list(grid), list(self.grid), num_prefix_tokens=1)
 
     # ---- forward ----------------------------------------------------------------------------

@@ -185,3 +185,12 @@ def test_huge_is_patch14_shape_only():
     assert MAE_ARCHS["mae_vit_huge_patch14"] == (1280, 32, 16, 14)
     assert MAE_ARCHS["mae_vit_large_patch16"] == (1024, 24, 16, 16)
     assert MAE_ARCHS["mae_vit_base_patch16"] == (768, 12, 12, 16)
+
+
+def test_pictures_use_the_models_normalisation():
+    from pretrain.visualize import IMAGENET_MEAN, IMAGENET_STD, norm_stats
+    plain = tiny()
+    assert norm_stats(plain) == (IMAGENET_MEAN, IMAGENET_STD)
+    custom = tiny(data_preprocessor=dict(type="ImgDataPreprocessor", mean=[127.5] * 3, std=[51.0] * 3))
+    mean, std = norm_stats(custom)
+    assert mean == pytest.approx((0.5,) * 3) and std == pytest.approx((0.2,) * 3)

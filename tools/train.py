@@ -113,11 +113,9 @@ def train(config_path: str, work_dir: str = None, resume: bool = False, options:
     runner = Runner.from_cfg(cfg)
     if load_from and not cfg.resume:
         # mmengine only warns about mismatched keys; a checkpoint of another architecture is an error here
-        from mmengine.model import is_model_wrapper
-
         from pretrain.checkpoint import load_state, read_state_dict
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        report = load_state(model, read_state_dict(load_from), strict=True, source=load_from)
+        from pretrain.hooks import bare_model
+        report = load_state(bare_model(runner), read_state_dict(load_from), strict=True, source=load_from)
         runner.logger.info(f"initialised from {load_from}: {report.summary()}")
     runner.train()
     return runner

@@ -5,7 +5,7 @@ from pretrain.checkpoint import CheckpointError, load_file, load_state, state_di
 from pretrain.data import load_image
 from pretrain.mae import MaskedAutoencoder
 from pretrain.vit import ARCHS
-from pretrain.visualize import fixed_noise, normalize, reconstruction_panels, save_reconstruction_png
+from pretrain.visualize import fixed_noise, norm_stats, normalize, reconstruction_panels, save_reconstruction_png
 
 
 def infer_model_cfg(state: dict) -> dict:
@@ -33,7 +33,7 @@ def load_mae(path: str, mask_ratio: float = None) -> MaskedAutoencoder:
     ckpt = load_file(path)
     state = state_dict_of(ckpt, path)
     meta = ckpt.get("meta", {}) if isinstance(ckpt, dict) else {}
-    cfg = {k: v for k, v in dict(meta.get("model_cfg") or {}).items() if k not in ("type", "data_preprocessor")}
+    cfg = {k: v for k, v in dict(meta.get("model_cfg") or {}).items() if k != "type"}
     if not cfg:
         cfg = infer_model_cfg(state)
         cfg["norm_pix_loss"] = True  # the released checkpoints were trained with it
@@ -47,7 +47,7 @@ def load_mae(path: str, mask_ratio: float = None) -> MaskedAutoencoder:
 def visualize(checkpoint: str, images: list, out: str, mask_ratio: float = None, seed: int = 0) -> str:
     model = load_mae(checkpoint, mask_ratio)
     size = model.grid[0] * model.patch_size
-    imgs = normalize(torch.stack([load_image(p, size) for p in images]))
+    imgs = normalize(torch.stack([load_image(p, size) for p in images]), *norm_stats(model))
     noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], seed)
     panels = reconstruction_panels(model, imgs, noise)
     return save_reconstruction_png(panels, out, title=f"{checkpoint} (mask ratio {model.sampler.mask_ratio})")
