@@ -7,6 +7,8 @@ Hot-path choices (the maths is the paper's; see tests/test_mae_model.py for the 
   embeddings gathered to match. Attention and MLPs are permutation-equivariant, so this equals
   unshuffling with `ids_restore`, and the removed patches are then one contiguous slice: the
   prediction head, the target and the loss touch only the tokens the loss uses.
+- The last decoder block computes queries, attention output and MLP for the removed tokens only
+  (keys and values still come from every token): the other outputs of that block are never used.
 """
 from functools import partial
 from typing import Optional
@@ -24,6 +26,31 @@ from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
 from .targets import gather_tokens, patchify, pixel_target
 from .vit import ARCHS, ViT
+
+
+def block_for_queries(blk: Block, x: torch.Tensor, start: int) -> torch.Tensor:
+    """timm `Block(x)[:, start:]` without computing the other rows.
+
+    Written out because timm's Block has no query subset: queries, the attention output projection
+    and the MLP run on x[:, start:] only, keys and values on all of x. Same parameters, same maths
+    (tests/test_speed_paths.py compares outputs and gradients with the full block).
+    """
+    attn = blk.attn
+    if attn.gate is not None or not isinstance(attn.norm, nn.Identity):
+        raise ValueError("block_for_queries supports plain timm attention (no gate, no scale norm)")
+    b, n, c = x.shape
+    h = blk.norm1(x)
+    w, bias = attn.qkv.weight, attn.qkv.bias
+    d = attn.attn_dim
+    q = F.linear(h[:, start:], w[:d], None if bias is None else bias[:d])
+    kv = F.linear(h, w[d:], None if bias is None else bias[d:])
+    q = q.view(b, n - start, attn.num_heads, attn.head_dim).transpose(1, 2)
+    k, v = kv.view(b, n, 2, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+    q, k = attn.q_norm(q), attn.k_norm(k)
+    o = F.scaled_dot_product_attention(q, k, v, dropout_p=attn.attn_drop.p if attn.training else 0.0)
+    o = attn.proj_drop(attn.proj(o.transpose(1, 2).reshape(b, n - start, d)))
+    y = x[:, start:] + blk.drop_path1(blk.ls1(o))
+    return y + blk.drop_path2(blk.ls2(blk.mlp(blk.norm2(y))))
 
 
 @MODELS.register_module()
@@ -107,8 +134,10 @@ class MaskedAutoencoder(ViT, BaseModel):
             x = blk(x)
         return self.norm(x)
 
-    def forward_decoder(self, latent: torch.Tensor, spec: MaskSpec, grid: tuple) -> torch.Tensor:
-        """Decoder outputs for all tokens in shuffled order [cls, visible..., removed...]."""
+    def forward_decoder(self, latent: torch.Tensor, spec: MaskSpec, grid: tuple,
+                        removed_only: bool = False) -> torch.Tensor:
+        """Decoder outputs in shuffled order: all tokens [cls, visible..., removed...], or with
+        `removed_only` just the removed ones (the last block then skips the rows nobody reads)."""
         x = self.decoder_embed(latent)
         b, n = spec.mask.shape
         if x.shape[1] == 1 + spec.len_keep:  # append one shared mask token per removed patch
@@ -117,13 +146,14 @@ class MaskedAutoencoder(ViT, BaseModel):
         order = spec.ids_shuffle
         pos = torch.cat([pos[:, :1].expand(b, -1, -1), gather_tokens(pos[:, 1:].expand(b, -1, -1), order)], 1)
         x = x + pos
-        for blk in self.decoder_blocks:
+        blocks = list(self.decoder_blocks)
+        if removed_only:
+            if not blocks:
+                return x[:, 1 + spec.len_keep:]
+            blocks, last = blocks[:-1], blocks[-1]
+        for blk in blocks:
             x = blk(x)
-        return x
-
-    def predict_removed(self, x: torch.Tensor, spec: MaskSpec) -> torch.Tensor:
-        k = spec.len_keep
-        return self.decoder_pred(self.decoder_norm(x[:, 1 + k:]))
+        return block_for_queries(last, x, 1 + spec.len_keep) if removed_only else x
 
     def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         return pixel_target(gather_tokens(patchify(imgs, self.patch_size), ids), self.norm_pix_loss)
@@ -134,7 +164,8 @@ class MaskedAutoencoder(ViT, BaseModel):
         """(loss, pred of removed patches, mask). Same noise -> same mask -> same result."""
         spec = self.mask(imgs, noise, seeds)
         latent = self.forward_encoder(imgs, spec)
-        pred = self.predict_removed(self.forward_decoder(latent, spec, self.grid_of(imgs)), spec)
+        removed = self.forward_decoder(latent, spec, self.grid_of(imgs), removed_only=True)
+        pred = self.decoder_pred(self.decoder_norm(removed))
         loss = mse_on_selected(pred, self.target(imgs, spec.ids_masked))
         return loss, pred, spec.mask
 

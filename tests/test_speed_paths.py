@@ -89,10 +89,54 @@ def test_compile_matches_eager():
     torch.testing.assert_close(cpred, pred, rtol=1e-4, atol=1e-4)
 
 
+def test_last_decoder_block_on_removed_rows_matches_full_block():
+    """The last decoder block skips the rows the loss never reads; outputs and every gradient
+    equal the full timm block's."""
+    from pretrain.mae import block_for_queries
+
+    model = tiny()
+    blk = model.decoder_blocks[-1]
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 17, 32, generator=g, requires_grad=True)
+    start = 5
+    grad_out = torch.randn(3, 12, 32, generator=g)
+    grads = {}
+    for name, fn in (("full", lambda: blk(x)[:, start:]), ("rows", lambda: block_for_queries(blk, x, start))):
+        x.grad = None
+        blk.zero_grad(set_to_none=True)
+        y = fn()
+        (y * grad_out).sum().backward()
+        grads[name] = (y.detach(), x.grad.clone(), {k: p.grad.clone() for k, p in blk.named_parameters()})
+    torch.testing.assert_close(grads["rows"][0], grads["full"][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads["rows"][1], grads["full"][1], rtol=1e-5, atol=1e-6)
+    for k in grads["full"][2]:
+        torch.testing.assert_close(grads["rows"][2][k], grads["full"][2][k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_training_gradients_match_full_decoder_reference():
+    """forward_mae (removed rows only in the head and the last block) gives the same parameter
+    gradients as predicting every patch and taking the masked mean."""
+    model = tiny()
+    ref = copy.deepcopy(model)
+    imgs, noise = batch()
+    loss, _, mask = model.forward_mae(imgs, noise)
+    loss.backward()
+    spec = ref.mask(imgs, noise)
+    x = ref.forward_decoder(ref.forward_encoder(imgs, spec), spec, ref.grid)
+    full = gather_tokens(ref.decoder_pred(ref.decoder_norm(x[:, 1:])), spec.ids_restore)
+    ref_loss = masked_mse(full, pixel_target(patchify(imgs, 8), False), mask)
+    ref_loss.backward()
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=1e-6)
+    for (k, p), (_, q) in zip(model.named_parameters(), ref.named_parameters()):
+        if p.requires_grad:
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-6, msg=k)
+
+
 def test_flop_count_matches_torch_counter():
     """The analytical FLOPs used for MFU equal torch's FLOP counter on our forward pass (math SDPA
-    backend, so attention shows up as countable bmm; ours runs the prediction head on the
-    removed patches only, the count assumes all patches as the reference code)."""
+    backend, so attention shows up as countable bmm), once the work we skip is taken off: the
+    count assumes the reference code (prediction head on all patches, every row of the last
+    decoder block); ours runs those on the removed patches only."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -104,9 +148,11 @@ def test_flop_count_matches_torch_counter():
         with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
             model(torch.randn(2, 3, 64, 64))
         k = model.sampler(1, model.grid, "cpu").len_keep
-        head_on_visible = 2 * k * 64 * 16 * 16 * 3
+        n, d = model.decoder_pos_embed.shape[1], 64  # n counts cls
+        head_on_visible = 2 * k * d * 16 * 16 * 3
+        last_block_rows = 2 * (1 + k) * (d * d + d * d + 2 * 4 * d * d) + 4 * (1 + k) * n * d
         expected = 2 * (benchmark.mae_forward_flops("mae_vit_tiny_patch16", 64, 0.75, 64, 2, mask_tokens)
-                        - head_on_visible)  # batch of 2
+                        - head_on_visible - last_block_rows)  # batch of 2
         assert counter.get_total_flops() == pytest.approx(expected, rel=1e-9)
 
 
