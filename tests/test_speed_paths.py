@@ -211,3 +211,19 @@ def test_bench_table2_and_loader(tmp_path):
 def test_bench_rejects_fp16_on_cpu():
     with pytest.raises(ValueError, match="fp16"):
         benchmark.main(PRETRAIN_ARGS + ["--precision", "fp16", "--no-peer"])
+
+
+def test_bench_precision_compares_bf16_with_fp32(demo_config, tiny_options, tmp_path):
+    out_json = tmp_path / "precision.json"
+    argv = ["precision", "--config", demo_config, "--steps", "6", "--work-dir", str(tmp_path / "runs"),
+            "--json", str(out_json), "--png", str(tmp_path / "precision.png"),
+            "--cfg-options", *[f"{k}={v}" for k, v in tiny_options.items()]]
+    assert benchmark.main(argv) == 0
+    out = json.loads(out_json.read_text())
+    assert out["steps_per_epoch"] == 4 and out["epochs"] == 2 and out["steps"] == 8
+    fp32, bf16 = out["runs"]["fp32"]["losses"], out["runs"]["bf16"]["losses"]
+    assert len(fp32) == len(bf16) == 8
+    assert fp32 != bf16  # the bf16 run really ran under autocast
+    assert len(out["epoch_rel_diff"]) == 2 and out["max_epoch_rel_diff"] == max(out["epoch_rel_diff"])
+    assert (tmp_path / "precision.png").stat().st_size > 0
+    assert (tmp_path / "runs" / "bf16" / "checkpoint-final.pth").exists()

@@ -1,4 +1,4 @@
-"""Speed benchmarks: `mae bench pretrain | table2 | loader` (also `python -m tools.benchmark ...`).
+"""Speed benchmarks: `mae bench pretrain | table2 | loader | precision` (also `python -m tools.benchmark ...`).
 
 pretrain  our MAE training step against the Hugging Face `ViTMAEForPreTraining` peer of the same
           architecture, timed steps alternating between the two in one process (so a noisy,
@@ -8,6 +8,7 @@ pretrain  our MAE training step against the Hugging Face `ViTMAEForPreTraining` 
 table2    the paper's Table 2 on our code: speedup of the encoder without mask tokens over the
           encoder with mask tokens (`encoder_mask_tokens=True`), and the memory ratio.
 loader    decode + RandomResizedCrop + flip images/s per worker, against the model's images/s.
+precision the demo's training loss under bf16 autocast against fp32 (tools/precision_check.py).
 
 A step is forward + backward + optimiser step + zero_grad, on random inputs.
 
@@ -624,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--model-steps", type=int, default=2, help="timed ViT-B steps when measuring the model")
     common(ld, batch=8, steps=0, warmup=0)
     ld.set_defaults(func=cmd_loader)
+
+    from tools.precision_check import add_parser as add_precision
+    add_precision(sub)
     return p
 
 
@@ -632,7 +636,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     for k in ("batch", "img_size"):
-        if getattr(args, k) < 1:
+        if getattr(args, k, 1) < 1:
             raise ValueError(f"--{k.replace('_', '-')} must be positive")
     if getattr(args, "steps", 1) < 1 and args.func is not cmd_loader:
         raise ValueError("--steps must be at least 1")
