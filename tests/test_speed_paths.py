@@ -173,9 +173,13 @@ def check_side(s):
 
 def test_bench_pretrain_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    assert benchmark.main(PRETRAIN_ARGS + ["--json", str(out)]) == 0
+    assert benchmark.main(PRETRAIN_ARGS + ["--json", str(out), "--profile"]) == 0
     d = json.loads(out.read_text())
     assert d["config"]["arch"] == "mae_vit_tiny_patch16" and d["machine"]["torch"] == torch.__version__
+    for side in ("ours", "peer") if d["peer"] else ("ours",):
+        prof = d[side]["profile"]
+        assert prof["total_s"] > 0 and sum(prof["share"].values()) == pytest.approx(1.0)
+        assert prof["share"]["matmul"] > 0 and prof["share"]["optimizer"] > 0 and prof["share"]["attention"] > 0
     assert d["model_flops_per_step"] > 0 and d["matmul_peak"]["fp32"]["flops_per_s"] > 0
     check_side(d["ours"])
     if d["peer_unavailable"] is None:

@@ -365,6 +365,8 @@ def cmd_pretrain(args) -> dict:
                  model_flops_per_s=train_flops / s["step_s_median"])
         s["mfu_of_measured_matmul_peak"] = s["model_flops_per_s"] / peaks[prec]["flops_per_s"]
         s["memory"] = step_memory(steps[k], models[k], device)
+        if args.profile:
+            s["profile"] = profile_step(steps[k], device)
         out[k] = s
     out["peer_name"] = "transformers.ViTMAEForPreTraining (sdpa) + torch.optim.AdamW" if use_peer else None
     out["peer_unavailable"] = why
@@ -385,6 +387,47 @@ def _ratio(a: dict, b: dict, key: str) -> Optional[float]:
     return a[key] / b[key] if a[key] and b[key] else None
 
 
+def profile_step(step: Callable[[], object], device: torch.device) -> dict:
+    """Where one step's time goes, by kind of op (torch.profiler, one step after the timed ones).
+
+    Self times, so nothing is counted twice: matrix products (mm/addmm/bmm, which include the
+    linear layers' backward), attention kernels, the optimiser (everything under its step and
+    zero_grad), and the rest (element-wise ops, norms, copies, autograd bookkeeping)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        step()
+        sync(device)
+    events = prof.key_averages()
+    use_cuda = device.type == "cuda"
+
+    def self_us(e):
+        return (e.self_device_time_total if use_cuda else e.self_cpu_time_total)
+
+    total = sum(self_us(e) for e in events)
+    optim = sum((e.device_time_total if use_cuda else e.cpu_time_total) for e in events
+                if e.key.startswith("Optimizer.step#") or e.key.startswith("Optimizer.zero_grad#"))
+    matmul = sum(self_us(e) for e in events if e.key in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"))
+    attention = sum(self_us(e) for e in events if "scaled_dot_product" in e.key or "flash_attention" in e.key)
+    other = max(0.0, total - optim - matmul - attention)
+    return {"total_s": total / 1e6, "share": {"matmul": matmul / total, "attention": attention / total,
+                                              "optimizer": optim / total, "other": other / total}}
+
+
+def print_profile(out: dict) -> None:
+    rows = [k for k in ("ours", "peer") if out.get(k) and out[k].get("profile")]
+    if not rows:
+        return
+    kinds = ("matmul", "attention", "optimizer", "other")
+    print("time by kind of op (one profiled step; seconds, share):")
+    print(f"{'':6}{'total':>8}" + "".join(f"{k:>18}" for k in kinds))
+    for r in rows:
+        pr = out[r]["profile"]
+        print(f"{r:6}{pr['total_s']:8.2f}" + "".join(
+            f"{pr['total_s'] * pr['share'][k]:10.2f} ({pr['share'][k]:4.0%})" for k in kinds))
+
+
 def print_pretrain(out: dict) -> None:
     rows = [k for k in ("ours", "peer") if out.get(k)]
     print(f"{'':6}{'img/s':>9}{'median s':>10}{'IQR s':>8}{'min..max s':>15}{'activations':>12}"
@@ -403,6 +446,7 @@ def print_pretrain(out: dict) -> None:
         print(f"ours/peer: {r['images_per_s']:.2f}x img/s from median steps (paired median {r['paired_median']:.2f}x, "
               f"fastest steps {r['min_step']:.2f}x); activation memory {act}, training memory {tr}")
     print(f"memory: {out[rows[0]]['memory']['method']}; train mem = that + weights, grads, AdamW moments")
+    print_profile(out)
 
 
 # ---- table2 ----------------------------------------------------------------------------------------
@@ -607,6 +651,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="peer's autocast precision (default: the same as --precision)")
     s.add_argument("--compile", action="store_true", help="torch.compile our model")
     s.add_argument("--no-peer", action="store_true", help="time ours only")
+    s.add_argument("--profile", action="store_true",
+                   help="also profile one step of each: time in matmuls, attention, optimiser, the rest")
     common(s, batch=8, steps=5, warmup=2)
     s.set_defaults(func=cmd_pretrain)
 
