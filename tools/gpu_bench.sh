@@ -36,7 +36,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee 
 COMMON=(--device cuda --precision bf16 --warmup 5 --steps 20)
 run vit_b_bf16              75  pretrain --model base  --batch 128 "${COMMON[@]}" --peer-precision bf16
 run vit_b_bf16_vs_peer_fp32 75  pretrain --model base  --batch 128 "${COMMON[@]}" --peer-precision fp32
-run vit_l_bf16              100 pretrain --model large --batch 64  "${COMMON[@]}" --peer-precision bf16
+run vit_l_bf16              100 pretrain --model large --batch 64  "${COMMON[@]}" --peer-precision bf16 --profile
 run vit_b_bf16_compiled     120 pretrain --model base  --batch 128 "${COMMON[@]}" --peer-precision bf16 --compile
 run table2_bf16             100 table2 --models base,large --decoder-depths 8,1 --batch 64 --device cuda \
     --precision bf16 --warmup 3 --steps 10 --png "$OUT/table2_bf16.png"
