@@ -146,14 +146,14 @@ class MaskedAutoencoder(ViT, BaseModel):
         order = spec.ids_shuffle
         pos = torch.cat([pos[:, :1].expand(b, -1, -1), gather_tokens(pos[:, 1:].expand(b, -1, -1), order)], 1)
         x = x + pos
-        blocks = list(self.decoder_blocks)
-        if removed_only:
-            if not blocks:
-                return x[:, 1 + spec.len_keep:]
-            blocks, last = blocks[:-1], blocks[-1]
-        for blk in blocks:
+        start = 1 + spec.len_keep
+        if removed_only and len(self.decoder_blocks):
+            for blk in self.decoder_blocks[:-1]:
+                x = blk(x)
+            return block_for_queries(self.decoder_blocks[-1], x, start)
+        for blk in self.decoder_blocks:
             x = blk(x)
-        return block_for_queries(last, x, 1 + spec.len_keep) if removed_only else x
+        return x[:, start:] if removed_only else x
 
     def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         return pixel_target(gather_tokens(patchify(imgs, self.patch_size), ids), self.norm_pix_loss)
