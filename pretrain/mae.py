@@ -25,7 +25,8 @@ from .masking import MaskSpec, build_sampler
 from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
 from .targets import gather_tokens, patchify, pixel_target
-from .vit import ARCHS, ViT
+from .archs import ARCHS, MAE_DECODER
+from .vit import ViT
 
 
 def block_for_queries(blk: Block, x: torch.Tensor, start: int) -> torch.Tensor:
@@ -207,8 +208,7 @@ MAE_ARCHS = {f"mae_{k}": v for k, v in ARCHS.items()}
 
 
 def build_mae(arch: str = "mae_vit_base_patch16", **kwargs) -> MaskedAutoencoder:
+    """An MAE of a named architecture with the paper's decoder; kwargs override both."""
     if arch not in MAE_ARCHS:
         raise ValueError(f"unknown MAE model {arch!r}; choose one of {sorted(MAE_ARCHS)}")
-    dim, depth, heads, patch = MAE_ARCHS[arch]
-    kwargs.setdefault("patch_size", patch)
-    return MaskedAutoencoder(embed_dim=dim, depth=depth, num_heads=heads, **kwargs)
+    return MaskedAutoencoder(**{**MAE_ARCHS[arch].kwargs(), **MAE_DECODER.kwargs(), **kwargs})

@@ -9,19 +9,11 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-from timm.layers import PatchEmbed, resample_abs_pos_embed
+from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 
-from .pos_embed import sincos_2d, sincos_like
-
-# name: (embed_dim, depth, num_heads, patch_size)
-ARCHS = {
-    "vit_tiny_patch16": (192, 12, 3, 16),
-    "vit_small_patch16": (384, 12, 6, 16),
-    "vit_base_patch16": (768, 12, 12, 16),
-    "vit_large_patch16": (1024, 24, 16, 16),
-    "vit_huge_patch14": (1280, 32, 16, 14),
-}
+from .archs import ARCHS, get_arch  # noqa: F401  (ARCHS re-exported: the one architecture table)
+from .pos_embed import resample_pos_embed, sincos_2d
 
 
 def check_image_size(h: int, w: int, patch: int) -> None:
@@ -43,7 +35,7 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(sincos_2d(embed_dim, *self.grid, cls_token=True).unsqueeze(0),
                                       requires_grad=learnable_pos_embed)
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        dpr = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()  # cpu: also under a meta device
         norm = partial(nn.LayerNorm, eps=1e-6)
         self.blocks = nn.ModuleList([
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i], norm_layer=norm)
@@ -60,9 +52,8 @@ class ViT(nn.Module):
         """Position table (1, 1+N, D) for any grid: the stored one, or a resampled one."""
         if tuple(grid) == self.grid:
             return self.pos_embed
-        if not self.pos_embed.requires_grad:  # fixed sin-cos: recompute exactly
-            return sincos_like(self.pos_embed, grid)
-        return resample_abs_pos_embed(self.pos_embed, list(grid), list(self.grid), num_prefix_tokens=1)
+        # fixed sin-cos: recomputed exactly; learned: interpolated
+        return resample_pos_embed(self.pos_embed, grid, self.grid, sincos=not self.pos_embed.requires_grad)
 
     # ---- forward ----------------------------------------------------------------------------
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,8 +97,5 @@ class ViT(nn.Module):
 
 
 def build_vit(arch: str, **kwargs) -> ViT:
-    if arch not in ARCHS:
-        raise ValueError(f"unknown ViT {arch!r}; choose one of {sorted(ARCHS)}")
-    dim, depth, heads, patch = ARCHS[arch]
-    kwargs.setdefault("patch_size", patch)
-    return ViT(embed_dim=dim, depth=depth, num_heads=heads, **kwargs)
+    """A ViT of a named architecture (`pretrain.archs.ARCHS`); kwargs override the table."""
+    return ViT(**{**get_arch(arch).kwargs(), **kwargs})

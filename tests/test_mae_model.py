@@ -5,6 +5,7 @@ import pytest
 import timm
 import torch
 
+from pretrain.checkpoint import encoder_state
 from pretrain.losses import masked_mse
 from tests.conftest import tiny_mae
 from pretrain.mae import MaskedAutoencoder, build_mae
@@ -34,7 +35,7 @@ def test_state_dict_keys_are_official():
 
 def test_encoder_loads_into_timm_vit():
     m = build_mae("mae_vit_tiny_patch16", decoder_depth=1, decoder_embed_dim=64)
-    enc = {k: v for k, v in m.state_dict().items() if not k.startswith("decoder") and k != "mask_token"}
+    enc = encoder_state(m.state_dict())
     vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, global_pool="token")
     res = vit.load_state_dict(enc, strict=True)
     assert not res.missing_keys and not res.unexpected_keys

@@ -14,7 +14,8 @@ def _train(args) -> None:
 def _visualize(args) -> None:
     from tools.visualize import visualize
 
-    path = visualize(args.checkpoint, args.images, args.out, mask_ratio=args.mask_ratio, seed=args.seed)
+    path = visualize(args.checkpoint, args.images, args.out, mask_ratio=args.mask_ratio, seed=args.seed,
+                     num_heads=args.heads, decoder_num_heads=args.decoder_heads, norm_pix_loss=args.norm_pix)
     print(f"wrote {path}")
 
 
@@ -22,6 +23,14 @@ def _bench(args, rest) -> None:
     from tools import benchmark
 
     benchmark.main(rest)
+
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    """What weights do not store, for checkpoints without a config (default: the architecture table)."""
+    p.add_argument("--heads", type=int, default=None, help="encoder attention heads")
+    p.add_argument("--decoder-heads", type=int, default=None, help="decoder attention heads")
+    p.add_argument("--norm-pix", action=argparse.BooleanOptionalAction, default=None,
+                   help="whether the model was trained on normalised pixels (norm_pix_loss)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="reconstruction.png")
     v.add_argument("--mask-ratio", type=float, default=None, help="default: the checkpoint's")
     v.add_argument("--seed", type=int, default=0, help="seed of the mask noise")
+    add_model_flags(v)
     v.set_defaults(func=_visualize)
 
     b = sub.add_parser("bench", help="speed benchmarks (mae bench -h)", add_help=False)
