@@ -102,6 +102,7 @@ def pretrain_schedule(max_epochs: int, warmup_epochs: int) -> list:
 def train(config_path: str, work_dir: str = None, resume: bool = False, options: dict = None):
     """Build and run the Runner; returns it (for tests and scripts)."""
     import pretrain  # noqa: F401  (registers our components)
+    import transfer  # noqa: F401  (and the downstream ones: layer decay, task models)
     from mmengine.runner import Runner
 
     cfg = finalize(load_config(config_path, options), config_path, work_dir, resume)
