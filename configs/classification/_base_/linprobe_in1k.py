@@ -1,0 +1,36 @@
+# Linear probing on ImageNet-1K, the official MAE recipe: frozen encoder (eval mode), class-token
+# features, BatchNorm1d without affine before the linear head, LARS (lr 0.1 * 16384 / 256, no
+# weight decay), 10 warmup epochs then cosine. Total batch 16384 = 512 per GPU x 32 GPUs; with fewer
+# GPUs raise optim_wrapper.accumulative_counts so that the product stays 16384 (the lr assumes it).
+_base_ = ['./runtime.py']
+data_root = 'data/imagenet'
+img_size = 224
+blr = 0.1
+epochs = 90
+warmup = 10
+
+model = dict(type='ViTClassifier', num_classes=1000, img_size=img_size, patch_size=16, embed_dim=768, depth=12,
+             num_heads=12, drop_path_rate=0.0, global_pool=False, probe_bn=True, head_init_std=0.01,
+             trainable='head')
+
+train_transform = dict(input_size=img_size, is_training=True, interpolation='bicubic', color_jitter=None,
+                       auto_augment=None, re_prob=0.0)
+test_transform = dict(input_size=img_size, is_training=False, interpolation='bicubic', crop_pct=224 / 256)
+train_dataloader = dict(
+    batch_size=512, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ImageNet', data_root=data_root, split='train', num_classes=1000, transform=train_transform))
+val_dataloader = dict(
+    batch_size=256, num_workers=10, persistent_workers=True, pin_memory=True,
+    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ImageNet', data_root=data_root, split='val', num_classes=1000, transform=test_transform))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(type='PrecisionOptimWrapper', precision='auto',
+                     optimizer=dict(type='LARS', lr=blr * 16384 / 256, weight_decay=0.0, momentum=0.9))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=warmup, end=epochs, T_max=epochs - warmup,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs, val_interval=1)

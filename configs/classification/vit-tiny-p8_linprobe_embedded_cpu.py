@@ -1,0 +1,31 @@
+# Tiny CPU linear probe (no dataset needed) on the demo's ViT: frozen encoder in eval mode, class
+# token, BatchNorm1d(affine=False) + linear head, LARS, warmup + cosine: the IN-1K probe recipe small.
+#   mae train configs/classification/vit-tiny-p8_linprobe_embedded_cpu.py \
+#       --cfg-options load_from=work_dirs/demo/checkpoint-final.pth
+_base_ = ['./_base_/linprobe_in1k.py']
+img_size = 64
+epochs = 10
+warmup = 1
+
+model = dict(num_classes=15, img_size=img_size, patch_size=8, embed_dim=192, depth=6, num_heads=3)
+train_transform = dict(input_size=img_size, is_training=True, interpolation='bicubic', color_jitter=None,
+                       auto_augment=None, re_prob=0.0)
+test_transform = dict(input_size=img_size, is_training=False, interpolation='bicubic', crop_pct=0.875)
+train_dataloader = dict(
+    _delete_=True, batch_size=64, num_workers=0, drop_last=True, sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='EmbeddedPhotos', split='train', length=256, transform=train_transform))
+val_dataloader = dict(
+    _delete_=True, batch_size=64, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='EmbeddedPhotos', split='val', length=150, transform=test_transform))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=0.1 * 64 / 256))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=warmup, end=epochs, T_max=epochs - warmup,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=epochs, val_interval=5)
+default_hooks = dict(logger=dict(interval=4), checkpoint=dict(interval=5))
