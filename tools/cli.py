@@ -1,4 +1,4 @@
-"""The `mae` command: train, visualize, bench."""
+"""The `mae` command: train, visualize, convert, bench."""
 import argparse
 import sys
 
@@ -17,6 +17,13 @@ def _visualize(args) -> None:
     path = visualize(args.checkpoint, args.images, args.out, mask_ratio=args.mask_ratio, seed=args.seed,
                      num_heads=args.heads, decoder_num_heads=args.decoder_heads, norm_pix_loss=args.norm_pix)
     print(f"wrote {path}")
+
+
+def _convert(args) -> None:
+    from tools.convert import convert
+
+    convert(args.checkpoint, args.to, args.out, num_heads=args.heads, decoder_num_heads=args.decoder_heads,
+            norm_pix_loss=args.norm_pix)
 
 
 def _bench(args, rest) -> None:
@@ -53,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0, help="seed of the mask noise")
     add_model_flags(v)
     v.set_defaults(func=_visualize)
+
+    c = sub.add_parser("convert", help="write a checkpoint in timm, Hugging Face or official MAE layout")
+    c.add_argument("checkpoint", help="any checkpoint mae reads: ours, official MAE, mmengine, timm, HF folder")
+    c.add_argument("--to", required=True, choices=["timm", "hf", "official"],
+                   help="timm: encoder state dict (.pth, or .safetensors by extension); hf: a folder for "
+                        "from_pretrained; official: {'model': state_dict}, encoder + decoder")
+    c.add_argument("--out", required=True, help="output file (timm, official) or folder (hf)")
+    add_model_flags(c)
+    c.set_defaults(func=_convert)
 
     b = sub.add_parser("bench", help="speed benchmarks (mae bench -h)", add_help=False)
     b.set_defaults(func=_bench)

@@ -63,14 +63,16 @@ def infer_arch(state: dict) -> WeightsArch:
 
 
 def resolve_model_cfg(state: dict, saved: dict = None, num_heads: int = None, decoder_num_heads: int = None,
-                      norm_pix_loss: bool = None) -> tuple:
-    """(MaskedAutoencoder arguments, {setting: where it came from}) for an MAE checkpoint.
+                      norm_pix_loss: bool = None, need_decoder: bool = True) -> tuple:
+    """(MaskedAutoencoder arguments, {setting: where it came from}) for an MAE checkpoint; ViT
+    arguments only for an encoder-only one when not `need_decoder`.
 
     Order: explicit arguments (flags), then the file's own config, then the weights and the
     architecture table. What none of them determine is an error naming the flag, never a guess.
     """
     arch = infer_arch(state)
-    if arch.decoder_embed_dim is None:
+    has_decoder = arch.decoder_embed_dim is not None
+    if need_decoder and not has_decoder:
         raise CheckpointError("these weights hold an encoder only (no decoder_embed.weight); an MAE needs the decoder")
     saved = dict(saved or {})
     cfg, origin = {}, {}
@@ -92,9 +94,12 @@ def resolve_model_cfg(state: dict, saved: dict = None, num_heads: int = None, de
         cfg["img_size"], origin["img_size"] = arch.img_size[0], "from the weights"
     else:
         raise CheckpointError("the position table is not a square grid and the checkpoint has no img_size")
-    for k in ("patch_size", "in_chans", "embed_dim", "depth", "mlp_ratio", "decoder_embed_dim", "decoder_depth"):
+    shapes = ("patch_size", "in_chans", "embed_dim", "depth", "mlp_ratio", "decoder_embed_dim", "decoder_depth")
+    for k in shapes[:5 + 2 * has_decoder]:
         cfg[k], origin[k] = getattr(arch, k), "from the weights"
     pick("num_heads", num_heads, arch.num_heads, "--heads")
+    if not has_decoder:
+        return cfg, origin
     pick("decoder_num_heads", decoder_num_heads, arch.decoder_num_heads, "--decoder-heads")
     # the official *_full releases (paper architectures with the paper's decoder) used normalised pixels
     official = arch.name is not None and arch.decoder_num_heads is not None

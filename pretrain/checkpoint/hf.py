@@ -107,21 +107,24 @@ def model_cfg_from_hf(config: dict) -> dict:
 
 
 def hf_config(cfg: dict):
-    """transformers.ViTMAEConfig for our model arguments (LayerNorm eps 1e-6 and exact GELU, as ours)."""
-    from transformers import ViTMAEConfig
+    """transformers config for our model arguments (LayerNorm eps 1e-6 and exact GELU, as ours):
+    ViTMAEConfig with a decoder, ViTConfig (for ViTModel) for an encoder only."""
+    from transformers import ViTConfig, ViTMAEConfig
 
     dim = cfg["embed_dim"]
-    dec = cfg.get("decoder_embed_dim", 512)
     img = cfg.get("img_size", 224)
     if not isinstance(img, int):
         if img[0] != img[1]:
-            raise ValueError(f"Hugging Face ViTMAE takes square images only, this model is {img[0]}x{img[1]}")
+            raise ValueError(f"Hugging Face ViT takes square images only, this model is {img[0]}x{img[1]}")
         img = img[0]
+    encoder = dict(hidden_size=dim, num_hidden_layers=cfg["depth"], num_attention_heads=cfg["num_heads"],
+                   intermediate_size=int(dim * cfg.get("mlp_ratio", 4.0)), hidden_act="gelu", layer_norm_eps=1e-6,
+                   image_size=img, patch_size=cfg["patch_size"], num_channels=cfg.get("in_chans", 3), qkv_bias=True)
+    if "decoder_embed_dim" not in cfg:
+        return ViTConfig(**encoder, architectures=["ViTModel"])
+    dec = cfg["decoder_embed_dim"]
     return ViTMAEConfig(
-        hidden_size=dim, num_hidden_layers=cfg["depth"], num_attention_heads=cfg["num_heads"],
-        intermediate_size=int(dim * cfg.get("mlp_ratio", 4.0)), hidden_act="gelu", layer_norm_eps=1e-6,
-        image_size=img, patch_size=cfg["patch_size"], num_channels=cfg.get("in_chans", 3), qkv_bias=True,
-        decoder_hidden_size=dec, decoder_num_hidden_layers=cfg.get("decoder_depth", 8),
+        **encoder, decoder_hidden_size=dec, decoder_num_hidden_layers=cfg.get("decoder_depth", 8),
         decoder_num_attention_heads=cfg.get("decoder_num_heads", 16),
         decoder_intermediate_size=int(dec * cfg.get("mlp_ratio", 4.0)),
         mask_ratio=cfg.get("mask_ratio", 0.75), norm_pix_loss=bool(cfg.get("norm_pix_loss", False)),
