@@ -50,3 +50,32 @@ def test_lars_skips_frozen_and_rejects_groups():
     assert sum(len(g["params"]) for g in opt.param_groups) == 2
     with pytest.raises(ValueError, match="parameter groups"):
         MAELars([{"params": head.parameters()}], lr=0.1)
+
+
+@pytest.mark.parametrize("trainable", ["all", 1, 0, "last_mlp"])
+def test_layer_decay_groups_of_the_classifier(trainable):
+    """Scales follow the full depth whatever trains: head and fc_norm lr x1, block i x rate^(L-i),
+    embeddings x rate^(L+1); frozen parameters are in no group."""
+    from transfer.classification import ViTClassifier
+    from transfer.layer_decay import LayerDecayOptimWrapperConstructor
+
+    depth, rate = 3, 0.65
+    model = ViTClassifier(num_classes=5, img_size=32, patch_size=8, embed_dim=32, depth=depth, num_heads=2,
+                          trainable=trainable)
+    ctor = LayerDecayOptimWrapperConstructor(
+        dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=1.0, weight_decay=0.05)),
+        dict(layer_decay_rate=rate, variant="mae"))
+    groups = ctor(model).optimizer.param_groups
+    scale = {n: g["lr_scale"] for g in groups for n in g["param_names"]}
+    assert set(scale) == {n for n, p in model.named_parameters() if p.requires_grad}
+    for name, s in scale.items():
+        if name.startswith(("head.", "fc_norm.")):
+            assert s == 1.0, name
+        elif name.startswith("blocks."):
+            i = int(name.split(".")[1])
+            assert s == pytest.approx(rate ** (depth - i)), name
+        else:
+            assert name in ("cls_token", "pos_embed") or name.startswith("patch_embed."), name
+            assert s == pytest.approx(rate ** (depth + 1)), name
+    no_decay = {n for g in groups if g["weight_decay"] == 0 for n in g["param_names"]}
+    assert {n for n in scale if n.endswith(".bias") or n in ("cls_token", "pos_embed")} <= no_decay

@@ -97,11 +97,13 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def add_params(self, params: list, module: nn.Module, **kwargs) -> None:
         cfg = self.paramwise_cfg
+        # the ViT's depth counts frozen blocks too (partial fine-tuning trains only the last k, or none)
+        every = [n for n, _ in module.named_parameters()]
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
-        prefix = cfg["backbone"] if cfg["backbone"] is not None else find_backbone([n for n, _ in named])
+        prefix = cfg["backbone"] if cfg["backbone"] is not None else find_backbone(every)
         num_layers = cfg["num_layers"]
         if num_layers is None:
-            num_layers = 1 + max(int(BLOCK.match(n[len(prefix):]).group(2)) for n, _ in named
+            num_layers = 1 + max(int(BLOCK.match(n[len(prefix):]).group(2)) for n in every
                                  if n.startswith(prefix) and BLOCK.match(n[len(prefix):]))
         norm_params = {f"{m}.{p}" if m else p for m, mod in module.named_modules() if isinstance(mod, NORMS)
                        for p, _ in mod.named_parameters(recurse=False)}

@@ -104,6 +104,12 @@ class ViTClassifier(ViT, BaseModel):
             return self.logits(inputs)
         raise ValueError(f"unknown mode {mode!r}; expected 'loss', 'predict' or 'tensor'")
 
+    def load_from_rules(self) -> dict:
+        """What loading a pretrained encoder (`load_from`) may leave out: the new head and
+        `fc_norm` are missing from it, and under global pooling its final `norm` is unused
+        (as in the official fine-tuning code). Anything else missing or unused is an error."""
+        return dict(allow_missing=("head.*", "fc_norm.*"), allow_unexpected=("norm.*",) if self.global_pool else ())
+
     def no_weight_decay(self) -> set:
         return {"pos_embed", "cls_token"}
 
