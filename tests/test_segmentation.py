@@ -1,4 +1,5 @@
 """ADE20K segmentation through mmseg: backbone features, checkpoint loading, reader, metric, inference."""
+import copy
 import os
 
 import numpy as np
@@ -163,3 +164,72 @@ def test_sliding_window_equals_whole_image_when_the_crop_covers_it(crop):
         whole = model.inference(x, metas)
     assert slide.shape == (1, 8, 64, 64)
     torch.testing.assert_close(slide, whole)
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+def test_mae_checkpoint_loads_into_the_segmentor_with_a_report(tmp_path):
+    from tests.conftest import tiny_mae  # 32x32 images, patch 8, width 32, 2 blocks, with a decoder
+
+    mae = tiny_mae()
+    path = str(tmp_path / "mae.pth")
+    torch.save({"model": mae.state_dict()}, path)  # the official release layout
+    cfg = Config.fromfile(TINY_CFG).model
+    cfg.backbone.update(embed_dim=32, depth=2, out_indices=(0, 0, 1, 1))
+    cfg.neck.embed_dim = 32
+    cfg.decode_head.update(in_channels=[32] * 4, channels=16)
+    cfg.auxiliary_head.update(in_channels=32, channels=16)
+    cfg.pretrained = path  # mmseg's convention: EncoderDecoder hands it to the backbone
+    seg = MODELS.build(copy.deepcopy(cfg))
+    seg.init_weights()
+    report = seg.backbone.load_report
+    assert report.missing == ["blocks.0.attn.relative_position_bias_table", "blocks.1.attn.relative_position_bias_table"]
+    assert sorted(report.unexpected) == ["norm.bias", "norm.weight"]
+    assert [r[:3] for r in report.resized] == [("pos_embed", (1, 17, 32), (1, 65, 32))]  # 4x4 grid -> crop's 8x8
+    assert any(k.startswith("decoder_") for k in report.dropped)
+    for k, v in seg.backbone.blocks.state_dict().items():
+        if "relative_position" not in k:
+            torch.testing.assert_close(v, mae.blocks.state_dict()[k])
+
+    from pretrain.checkpoint import CheckpointError
+    wide = tiny_mae(embed_dim=64, decoder_embed_dim=32)
+    torch.save({"model": wide.state_dict()}, path)
+    seg = MODELS.build(copy.deepcopy(cfg))
+    with pytest.raises(CheckpointError, match="does not match the model architecture"):
+        seg.init_weights()
+
+
+# ---- layer decay ---------------------------------------------------------------------------------
+def test_layer_decay_gives_the_official_mae_segmentation_scales():
+    """BEiT's segmentation constructor, as MAE used it for ADE20K (ViT-B, rate 0.65): patch
+    embedding, cls token, position table in layer 0, block i in layer i + 1, neck and heads in
+    layer 13; lr scale 0.65 ** (13 - layer)."""
+    from mmengine.optim import build_optim_wrapper
+
+    cfg = Config.fromfile(TINY_CFG).model
+    cfg.backbone.update(embed_dim=16, depth=12, num_heads=2, out_indices=(3, 5, 7, 11))
+    cfg.neck.embed_dim = 16
+    cfg.decode_head.update(in_channels=[16] * 4, channels=8)
+    cfg.auxiliary_head.update(in_channels=16, channels=8)
+    model = MODELS.build(cfg)
+    optim_cfg = Config.fromfile(PAPER_CFG).optim_wrapper
+    optim_cfg.type = "OptimWrapper"  # the paper's fp16 AmpOptimWrapper needs CUDA; scales are the same
+    optim_cfg.pop("loss_scale")
+    wrapper = build_optim_wrapper(model, optim_cfg)
+    scale = {n: g["lr_scale"] for g in wrapper.optimizer.param_groups for n in g["param_names"]}
+    expected_by_layer = {0: 0.65 ** 13, 1: 0.65 ** 12, 2: 0.65 ** 11, 3: 0.65 ** 10, 4: 0.65 ** 9, 5: 0.65 ** 8,
+                         6: 0.65 ** 7, 7: 0.65 ** 6, 8: 0.65 ** 5, 9: 0.65 ** 4, 10: 0.65 ** 3, 11: 0.65 ** 2,
+                         12: 0.65 ** 1, 13: 1.0}
+    for name, s in scale.items():
+        if name in ("backbone.cls_token", "backbone.pos_embed") or name.startswith("backbone.patch_embed."):
+            layer = 0
+        elif name.startswith("backbone.blocks."):
+            layer = int(name.split(".")[2]) + 1
+        else:
+            assert name.startswith(("neck.", "decode_head.", "auxiliary_head.")), name
+            layer = 13
+        assert s == pytest.approx(expected_by_layer[layer]), name
+    assert scale["backbone.blocks.4.attn.relative_position_bias_table"] == pytest.approx(0.65 ** 8)
+    lr = {n: g["lr"] for g in wrapper.optimizer.param_groups for n in g["param_names"]}
+    assert lr["decode_head.conv_seg.weight"] == pytest.approx(1e-4)
+    wd = {n: g["weight_decay"] for g in wrapper.optimizer.param_groups for n in g["param_names"]}
+    assert wd["backbone.blocks.0.attn.qkv.weight"] == 0.05 and wd["backbone.blocks.0.attn.qkv.bias"] == 0.0

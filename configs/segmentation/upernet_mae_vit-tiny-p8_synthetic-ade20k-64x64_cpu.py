@@ -41,7 +41,7 @@ val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(type
 test_dataloader = val_dataloader
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',  # fp32: CPUs have no fp16 AMP
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
-                     constructor='LayerDecayOptimWrapperConstructor',
+                     constructor='mae.LayerDecayOptimWrapperConstructor',
                      paramwise_cfg=dict(layer_decay_rate=0.65, variant='mmseg'))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=20),

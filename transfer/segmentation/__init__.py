@@ -12,6 +12,8 @@ import mmseg.engine  # noqa: F401  (SegVisualizationHook)
 import mmseg.models  # noqa: F401  (EncoderDecoder, Feature2Pyramid, UPerHead, FCNHead)
 import mmseg.visualization  # noqa: F401  (SegLocalVisualizer: pictures with the class palette)
 
+from transfer import layer_decay  # noqa: F401  (configs name mae.LayerDecayOptimWrapperConstructor)
+
 from .backbone import MAEViT
 from .datasets import ADE20KFolder, SyntheticADE20KDataset
 
