@@ -52,6 +52,11 @@ def mask_from_noise(noise: torch.Tensor, len_keep: int) -> MaskSpec:
     return MaskSpec(ids_shuffle, len_keep, mask, ids_restore)
 
 
+def _low32(x: torch.Tensor) -> torch.Tensor:
+    """x mod 2**32 for int64 x (floor shift, so negative x maps into [0, 2**32) too)."""
+    return x - ((x >> 32) << 32)
+
+
 def hash_uniform(seeds: torch.Tensor, n: int) -> torch.Tensor:
     """(B,) integer seeds -> (B, n) uniform [0, 1) noise, identical on every device and process.
 
@@ -59,10 +64,12 @@ def hash_uniform(seeds: torch.Tensor, n: int) -> torch.Tensor:
     rather than torch generators: it is vectorised over the batch and needs no RNG state, which
     is what makes masks independent of batch splitting and of resuming.
     """
-    m = 0xFFFFFFFF
-    x = (seeds.long().view(-1, 1) * 0x9E3779B1 + torch.arange(n, device=seeds.device).view(1, -1) * 0x85EBCA6B) & m
+    # The multipliers 0x9E3779B1 and 0x85EBCA6B written as their int32 twins (c - 2**32: same low
+    # 32 bits), and mod 2**32 as shifts rather than `& 0xFFFFFFFF`: compiled kernels (Triton)
+    # take integer literals as int32, and any constant >= 2**31 stops the compile.
+    x = _low32(seeds.long().view(-1, 1) * -1640531535 + torch.arange(n, device=seeds.device).view(1, -1) * -2048144789)
     for _ in range(2):
-        x = ((x ^ (x >> 16)) * 0x45D9F3B) & m
+        x = _low32((x ^ (x >> 16)) * 0x45D9F3B)
     x = x ^ (x >> 16)
     return (x >> 8).float() / float(1 << 24)
 

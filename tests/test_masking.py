@@ -73,3 +73,46 @@ def test_grid_masking_keeps_one_in_four():
         GridMasking(0.5)
     with pytest.raises(ValueError, match="unknown mask sampler"):
         build_sampler("checkers", 0.75)
+
+
+# Kept patches at ratio 0.75 on a 14x14 grid, computed with the hash as first released
+# (`& 0xFFFFFFFF` and positive multipliers): runs started before the int32-safe rewrite must
+# resume with the same masks.
+KEPT_AT_075 = {
+    0: [0, 3, 13, 19, 24, 25, 38, 40, 43, 44, 46, 47, 54, 55, 57, 61, 64, 70, 72, 75, 76, 77, 78, 79, 84, 88, 89,
+        96, 99, 107, 110, 114, 115, 120, 123, 125, 128, 136, 139, 141, 146, 149, 160, 164, 167, 186, 189, 192, 193],
+    1: [0, 4, 5, 12, 13, 14, 15, 16, 17, 18, 23, 24, 26, 33, 35, 44, 53, 55, 56, 61, 64, 65, 67, 70, 84, 87, 94, 106,
+        109, 110, 114, 115, 116, 120, 121, 125, 128, 135, 142, 161, 162, 168, 171, 172, 177, 181, 184, 190, 194],
+    7: [20, 26, 27, 28, 38, 42, 46, 50, 51, 54, 57, 60, 66, 82, 86, 88, 89, 90, 91, 95, 100, 101, 104, 107, 108, 110,
+        113, 122, 129, 141, 144, 146, 148, 158, 159, 160, 161, 162, 166, 176, 180, 182, 185, 186, 188, 190, 191,
+        193, 194],
+    123456789: [13, 18, 20, 25, 49, 55, 57, 65, 66, 68, 71, 78, 79, 81, 85, 88, 89, 90, 95, 98, 107, 112, 113, 114,
+                126, 127, 129, 134, 135, 136, 139, 141, 147, 153, 154, 155, 158, 160, 162, 163, 164, 165, 166, 168,
+                175, 176, 182, 186, 187],
+    2 ** 31 - 2: [1, 9, 10, 11, 12, 19, 20, 23, 26, 32, 33, 37, 43, 44, 46, 47, 52, 53, 55, 57, 59, 66, 67, 69, 72,
+                  73, 86, 88, 89, 95, 105, 106, 117, 118, 127, 129, 130, 137, 141, 142, 148, 152, 156, 170, 172,
+                  176, 177, 183, 187],
+}
+
+
+def test_seeded_masks_unchanged_since_first_release():
+    seeds = torch.tensor(list(KEPT_AT_075))
+    spec = RandomMasking(0.75)(len(seeds), (14, 14), "cpu", seeds=seeds)
+    for seed, kept in zip(KEPT_AT_075, spec.ids_keep):
+        assert sorted(kept.tolist()) == KEPT_AT_075[seed], seed
+
+
+@pytest.mark.slow
+def test_compiled_hash_has_no_constant_beyond_int32():
+    """Inductor writes the hash's constants into its kernels; Triton takes integer literals as
+    int32, so a constant >= 2**31 stops a CUDA compile. Checked in the generated (CPU) code."""
+    import re
+
+    from torch._inductor.utils import run_and_get_code
+
+    seeds = torch.tensor(list(KEPT_AT_075))
+    out, codes = run_and_get_code(torch.compile(lambda s: hash_uniform(s, 196)), seeds)
+    assert torch.equal(out, hash_uniform(seeds, 196))
+    literals = [int(v) for v in re.findall(r"(?<![\w.])-?\d+(?![\w.])", "\n".join(codes))]
+    assert 73244475 in literals and -1640531535 in literals  # the hash really is in the kernel
+    assert all(-2 ** 31 <= v < 2 ** 31 for v in literals), [v for v in literals if abs(v) >= 2 ** 31]

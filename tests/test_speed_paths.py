@@ -78,15 +78,39 @@ def test_encoder_mask_tokens_encoder_sees_every_patch():
 
 
 def test_compile_matches_eager():
+    """Compiled with the mask sampling in the graph (per-sample seeds -> hash -> argsort), as training runs."""
     model = tiny().eval()
-    imgs, noise = batch()
+    imgs, _ = batch()
+    seeds = torch.tensor([3, 1, 4, 1 << 30])
     compiled = torch.compile(model)
     with torch.no_grad():
-        loss, pred, mask = model.forward_mae(imgs, noise)
-        closs, cpred, cmask = compiled(imgs, noise=noise)
+        loss, pred, mask = model.forward_mae(imgs, seeds=seeds)
+        closs, cpred, cmask = compiled(imgs, seeds)
     assert torch.equal(mask, cmask)
     torch.testing.assert_close(closs, loss, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(cpred, pred, rtol=1e-4, atol=1e-4)
+
+
+def test_bf16_weights_with_fp32_masters_equal_autocast():
+    """`mae bench pretrain --bf16-weights` (no per-weight casts) trains to autocast's exact losses."""
+    from tools.benchmark.master_weights import MasterWeightStep
+
+    ref = tiny()
+    low = copy.deepcopy(ref)
+    steps = {"autocast": (ref, build_adamw(ref, 1e-3)), "bf16 weights": (low, MasterWeightStep(low, build_adamw(low, 1e-3)))}
+    losses = {k: [] for k in steps}
+    for i in range(3):
+        imgs, _ = batch(seed=i)
+        for k, (model, opt) in steps.items():
+            with autocast_for("bf16", "cpu"):
+                loss, _, _ = model.forward_mae(imgs, seeds=torch.tensor([i, i + 1, i + 2, i + 3]))
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            losses[k].append(loss.item())
+    assert low.decoder_pred.weight.dtype == torch.bfloat16
+    assert losses["bf16 weights"] == losses["autocast"]
+    torch.testing.assert_close(low.decoder_pred.weight.float(), ref.decoder_pred.weight.bfloat16().float())
 
 
 def test_last_decoder_block_on_removed_rows_matches_full_block():
@@ -154,8 +178,11 @@ def check_side(s):
 
 def test_bench_pretrain_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    assert benchmark.main(PRETRAIN_ARGS + ["--json", str(out), "--profile"]) == 0
+    assert benchmark.main(PRETRAIN_ARGS + ["--json", str(out), "--profile", "--peers", "hf,official"]) == 0
     d = json.loads(out.read_text())
+    assert d["config"]["peers"] == ["hf", "official"] and d["peers_unavailable"] == {}
+    check_side(d["official"])
+    assert d["ratios"]["official"]["images_per_s"] > 0
     assert d["config"]["arch"] == "mae_vit_tiny_patch16" and d["machine"]["torch"] == torch.__version__
     for side in ("ours", "peer") if d["peer"] else ("ours",):
         prof = d[side]["profile"]
@@ -171,10 +198,12 @@ def test_bench_pretrain_writes_json(tmp_path):
 
 
 def test_bench_pretrain_without_peer_library(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(benchmark, "peer_available", lambda: "ModuleNotFoundError: No module named 'transformers'")
+    from tools.benchmark import peers
+
+    monkeypatch.setattr(peers, "peer_available", lambda name="hf": "ModuleNotFoundError: No module named 'transformers'")
     out = tmp_path / "bench.json"
     benchmark.main(PRETRAIN_ARGS + ["--json", str(out)])
-    assert "peer unavailable" in capsys.readouterr().out
+    assert "peer hf unavailable" in capsys.readouterr().out
     d = json.loads(out.read_text())
     assert d["peer"] is None and "ratio_ours_over_peer" not in d
     check_side(d["ours"])
@@ -187,10 +216,12 @@ def test_bench_table2_and_loader(tmp_path):
     (row,) = json.loads(out.read_text())["rows"]
     assert row["speedup"] > 0 and row["flops_ratio"] > 1 and png.stat().st_size > 0
     out = tmp_path / "loader.json"
-    benchmark.main(["loader", "--images", "4", "--img-size", "32", "--model-ips", "2.0", "--device", "cpu",
-                    "--json", str(out)])
+    benchmark.main(["loader", "--images", "4", "--img-size", "32", "--step-time", "1.0", "--device", "cpu",
+                    "--workers", "1", "--batch", "2", "--batches", "2", "--prefetch", "1", "--json", str(out)])
     d = json.loads(out.read_text())
     assert d["loader"]["decode_crop_flip_per_worker"] > 0 and d["bottleneck"] in ("loader", "model")
+    assert d["loader"]["dataloader"]["images_per_s"] > 0 and d["loader"]["dataloader"]["images"] == 2 * 2
+    assert d["keeps_up"] == (d["loader"]["dataloader"]["images_per_s"] >= d["model"]["images_per_s"])
 
 
 def test_bench_rejects_fp16_on_cpu():
@@ -212,3 +243,33 @@ def test_bench_precision_compares_bf16_with_fp32(demo_config, tiny_options, tmp_
     assert len(out["epoch_rel_diff"]) == 2 and out["max_epoch_rel_diff"] == max(out["epoch_rel_diff"])
     assert (tmp_path / "precision.png").stat().st_size > 0
     assert (tmp_path / "runs" / "bf16" / "checkpoint-final.pth").exists()
+
+
+# Kernel names as CUDA profiles of MAE training steps on an H100 show them (torch 2.11, CUDA 13).
+KERNELS = [
+    ("nvjet_tst_192x192_64x4_2x1_v_bz_coopA_NNT", "gemm"),
+    ("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1_execute_segment_k_off_kernel__5x_cublas", "gemm"),
+    ("void cutlass::Kernel2<cutlass_80_wmma_tensorop_bf16_s161616gemm_bf16_16x16_128x2_tn_align8>(cutlass_80_wmma_tensorop_bf16_s161616gemm_bf16_16x16_128x2_tn_align8::Params)", "gemm"),
+    ("void cublasLt::splitKreduce_kernel<32, 16, int, float, __nv_bfloat16, float, __nv_bfloat16, true, false, false>(cublasLt::cublasSplitKParams<float>, __nv_bfloat16 const*, __nv_bfloat16 const*, __nv_bfloat16*, float const*, float const*, __nv_bfloat16 const*, __nv_bfloat16 const*, __nv_bfloat16*, void*, long, float*, int*)", "gemm"),
+    ("triton_tem_fused_mm_3", "gemm"),
+    ("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16_knob_3_64x64x128_4x1x1_kernel0_0", "attention"),
+    ("void pytorch_flash::flash_bwd_dq_dk_dv_loop_seqk_parallel_kernel<Flash_bwd_kernel_traits<64, 128, 128, 8, 2, 4, 2, false, false, cutlass::bfloat16_t, Flash_kernel_traits<64, 128, 128, 8, cutlass::bfloat16_t> >, false, false, false, false, false, true, false>(pytorch_flash::Flash_bwd_params)", "attention"),
+    ("fmha_cutlassF_bf16_aligned_64x64_rf_sm80(PyTorchMemEffAttention::AttentionKernel<cutlass::bfloat16_t, cutlass::arch::Sm80, true, 64, 64, 64, true, true>::Params)", "attention"),
+    ("void at::native::(anonymous namespace)::multi_tensor_apply_kernel<at::native::(anonymous namespace)::FusedOptimizerTensorListMetadata<4>, at::native::(anonymous namespace)::FusedAdamMathFunctor<float, 4, (at::native::ADAM_MODE)1, false>, double*, double, double, double, double, double, bool, float*, float*>(at::native::(anonymous namespace)::FusedOptimizerTensorListMetadata<4>, at::native::(anonymous namespace)::FusedAdamMathFunctor<float, 4, (at::native::ADAM_MODE)1, false>, double*, double, double, double, double, double, bool, float*, float*)", "optimizer"),
+    ("void at::native::(anonymous namespace)::vectorized_layer_norm_kernel<c10::BFloat16, float, false>(int, float, c10::BFloat16 const*, c10::BFloat16 const*, c10::BFloat16 const*, float*, float*, c10::BFloat16*)", "norm"),
+    ("void at::native::(anonymous namespace)::GammaBetaBackwardCUDAKernelTemplate<float, float, 32u, 16u, 32u, true, false>(long, long, float const*, float const*, float const*, float const*, float*, float*)", "norm"),
+    ("triton_red_fused_native_layer_norm_backward_12", "norm"),
+    ("void at::native::elementwise_kernel<128, 4, at::native::gpu_kernel_impl_nocast<at::native::direct_copy_kernel_cuda(at::TensorIteratorBase&)::{lambda()#3}::operator()() const::{lambda()#7}::operator()() const::{lambda(float)#1}> >(int, at::native::gpu_kernel_impl_nocast<at::native::direct_copy_kernel_cuda(at::TensorIteratorBase&)::{lambda()#3}::operator()() const::{lambda()#7}::operator()() const::{lambda(float)#1}>)", "copy"),
+    ("Memcpy DtoD (Device -> Device)", "copy"),
+    ("Memset (Device)", "copy"),
+    ("void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::func_wrapper_t<float, at::native::sum_functor<float, float, float>::operator()(at::TensorIterator&)::{lambda(float, float)#1}>, unsigned int, float, 4, 4> >(at::native::ReduceOp<float, at::native::func_wrapper_t<float, at::native::sum_functor<float, float, float>::operator()(at::TensorIterator&)::{lambda(float, float)#1}>, unsigned int, float, 4, 4>)", "elementwise"),
+    ("void at::native::vectorized_elementwise_kernel<4, at::native::GeluCUDAKernelImpl(at::TensorIteratorBase&, at::native::GeluType)::{lambda()#2}::operator()() const::{lambda()#6}::operator()() const::{lambda(c10::BFloat16)#1}, std::array<char*, 2ul> >(int, at::native::GeluCUDAKernelImpl(at::TensorIteratorBase&, at::native::GeluType)::{lambda()#2}::operator()() const::{lambda()#6}::operator()() const::{lambda(c10::BFloat16)#1}, std::array<char*, 2ul>)", "elementwise"),
+    ("triton_poi_fused_add_gelu_mul_5", "elementwise"),
+]
+
+
+@pytest.mark.parametrize("name,family", KERNELS)
+def test_kernel_family_from_cuda_kernel_names(name, family):
+    from tools.benchmark.profile import kernel_family
+
+    assert kernel_family(name) == family
