@@ -273,3 +273,10 @@ def test_kernel_family_from_cuda_kernel_names(name, family):
     from tools.benchmark.profile import kernel_family
 
     assert kernel_family(name) == family
+
+
+def test_gpu_busy_time_is_the_union_of_kernel_intervals():
+    from tools.benchmark.profile import _union_us
+
+    assert _union_us([(0, 10), (5, 12), (20, 25), (21, 22)]) == 17
+    assert _union_us([]) == 0

@@ -11,6 +11,9 @@
 # Every run has its own time limit and the whole script a budget (GPU_BENCH_BUDGET_S, default 440 s):
 # a run that would not fit is skipped and named, so one hang cannot eat the others' time.
 # GPU_BENCH_DRY=1: the same script on the CPU with tiny models and steps (checks the script, no figures).
+# GPU_BENCH_ONLY=REGEX: only the runs whose names match (e.g. 'compiled' for a rerun of the compiled steps;
+# 'train' covers the JPEGs, the loader and `mae train`).
+{  # the whole script is read before it runs, so editing this file cannot disturb a running copy
 set -uo pipefail
 cd "$(dirname "$0")/.."
 START=$SECONDS
@@ -18,6 +21,7 @@ OUT="${OUT:-work_dirs/gpu_bench}"
 PY="${PYTHON:-python3}"
 DRY="${GPU_BENCH_DRY:-0}"
 BUDGET="${GPU_BENCH_BUDGET_S:-440}"
+ONLY="${GPU_BENCH_ONLY:-.}"
 SCALE=1  # time limits x SCALE (the dry run on a small shared CPU is slower than the GPU)
 mkdir -p "$OUT"
 failed=()
@@ -51,7 +55,7 @@ else
     DEV=cuda; L=large; B=base; BIG=256; SMALL=64; WORKERS=14
     SIZE=(--matmul-size 8192); T2SIZE=(--matmul-size 8192 --decoder-depths 8,1)
     E=(--warmup 3 --steps 8); C=(--warmup 3 --steps 6); T2=(--warmup 2 --steps 5)
-    NJPEG=512; NLINK=300; TRAIN_S=90; TRAIN_CFG=configs/pretrain/mae_vit-large-p16_800e_in1k.py
+    NJPEG=384; NLINK=400; TRAIN_S=85; TRAIN_CFG=configs/pretrain/mae_vit-large-p16_800e_in1k.py
     TRAIN_OPTS=(train_dataloader.batch_size=$BIG train_dataloader.num_workers=$WORKERS default_hooks.logger.interval=10)
     PROF=(--profile --profile-steps 3)
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUT/gpu.txt"
@@ -64,6 +68,7 @@ left() { echo $(( BUDGET - (SECONDS - START) )); }
 run() {  # run NAME TIME_LIMIT_S command...: the limit is cut to what the budget has left
     local name=$1 limit=$(( $2 * SCALE ))
     shift 2
+    [[ "$name" =~ $ONLY ]] || return 0
     local rem
     rem=$(left)
     [ "$rem" -lt "$limit" ] && limit=$rem
@@ -99,11 +104,12 @@ bench table2_b256 60 table2 --models $L --batch $BIG "${COMMON[@]}" "${T2SIZE[@]
     --png "$OUT/table2_b256.png"
 
 # The loader and a real `mae train` on generated JPEGs (symlinked many times: one long epoch).
+if [[ train =~ $ONLY ]]; then
 DATA=$(mktemp -d /tmp/mae_jpegs.XXXX)
 "$PY" -m tools.benchmark.gpu_report jpegs "$DATA" $NJPEG $NLINK | tee "$OUT/jpegs.log"
 STEP=$("$PY" -m tools.benchmark.gpu_report step-time "$OUT/vit_l_b${BIG}_eager.json" 2>/dev/null || echo "")
 if [ -n "$STEP" ]; then GIVEN=(--step-time "$STEP"); else GIVEN=(--model-ips 1000); fi
-bench loader 40 loader --data "$DATA" --workers $WORKERS --batch $BIG --batches 6 --images 32 \
+bench train_loader 40 loader --data "$DATA" --workers $WORKERS --batch $BIG --batches 6 --images 32 \
     --device "$DEV" "${GIVEN[@]}"
 TRAIN_DIR="$OUT/train_vit_l"
 REM=$(( $(left) - 10 ))
@@ -123,6 +129,7 @@ else
     echo "-- train skipped: budget"; skipped+=(train)
 fi
 rm -rf "$DATA"
+fi
 
 # Compiled steps last: their compile time is the least predictable.
 bench vit_l_b${BIG}_compiled_default 110 "${P[@]}" --model $L --batch $BIG --peers hf,official --compile \
@@ -140,3 +147,4 @@ if [ ${#failed[@]} -ne 0 ]; then
     exit 1
 fi
 exit 0
+}

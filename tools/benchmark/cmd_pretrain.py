@@ -95,7 +95,11 @@ def run(args) -> dict:
         s["mfu_of_measured_matmul_peak"] = s["model_flops_per_s"] / peaks[precisions[k]]["flops_per_s"]
         s["memory"] = step_memory(steps[k], models[k], device)
         if args.profile:
-            s["profile"] = profile_step(steps[k], device, args.profile_steps)
+            try:  # a profiler failure must not lose the timings measured above
+                s["profile"] = profile_step(steps[k], device, args.profile_steps)
+            except Exception as e:  # noqa: BLE001  (recorded and printed, not hidden)
+                s["profile_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+                print(f"profile of {k} failed: {s['profile_error']}")
         out[k] = s
     out["peer_names"] = {p: peers.PEERS[p] for p in used}
     out["peers_unavailable"] = unavailable

@@ -92,7 +92,7 @@ def summary(out: str) -> None:
         print(f"Table 2 ViT-{row['model'][0].upper()} dec {row['decoder_depth']}, batch {t2['config']['batch']}: "
               f"speedup {row['speedup']:.2f}x (paired {row['speedup_paired_median']:.2f}x; FLOPs ratio "
               f"{row['flops_ratio']:.2f}x; paper 2.8x)")
-    tr, ld = _load(out, "train_speed"), _load(out, "loader")
+    tr, ld = _load(out, "train_speed"), _load(out, "train_loader")
     if tr and "images_per_s" in tr:
         b = _load(out, tr.get("bench_run", ""))
         ref = b["ours"]["images_per_s"] if b else None
