@@ -124,7 +124,9 @@ def load_pretrained(model: nn.Module, path_or_state, *, strict: bool = True, all
         raise CheckpointError(f"{source} is empty: no tensors to load")
     report = LoadReport(source=source)
     own = model.state_dict()
-    if not any(k.startswith(PRETRAIN_ONLY) for k in own):  # a task model: take the encoder
+    # a task model whose ViT keys sit at the top level: take the encoder (a model that nests its ViT,
+    # e.g. a detector's `backbone.net.*`, gets its own checkpoints as they are)
+    if not any(k.startswith(PRETRAIN_ONLY) for k in own) and any(is_encoder_key(k) for k in own):
         enc = encoder_state(state, source)
         kept = {**{k: v for k, v in state.items() if k in own and not is_encoder_key(k)}, **enc}
         report.dropped = [k for k in state if k not in kept]

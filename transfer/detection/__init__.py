@@ -3,4 +3,4 @@
 Importing this package registers its components in the 'mae' scope; configs list it in
 `custom_imports`.
 """
-from . import coco, detector, metric, pyramid, vitdet  # noqa: F401
+from . import coco, detector, draw, metric, pyramid, vitdet  # noqa: F401

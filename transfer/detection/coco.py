@@ -15,7 +15,6 @@ from typing import Optional, Sequence
 import torch
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement, InstanceData
-from pycocotools.coco import COCO
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.io import ImageReadMode, decode_image
@@ -84,8 +83,10 @@ def _check_segmentation(seg, where: str, path: str) -> None:
         _fail(path, f"{where}: segmentation must be polygons (list) or RLE (dict), got {type(seg).__name__}")
 
 
-def read_coco(path: str) -> COCO:
+def read_coco(path: str):
     """A checked pycocotools COCO object for an instances file (pycocotools' prints silenced)."""
+    from pycocotools.coco import COCO  # imported here: building a detector needs no pycocotools
+
     if not os.path.isfile(path):
         raise DataError(f"COCO annotation file not found: {path}")
     try:

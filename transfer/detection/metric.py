@@ -13,8 +13,6 @@ from typing import Optional, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
-from pycocotools import mask as mask_utils
-from pycocotools.cocoeval import COCOeval
 
 from pretrain.registry import METRICS
 
@@ -35,6 +33,8 @@ def coco_results(img_id: int, pred: dict, cat_ids: Sequence[int]) -> tuple:
         common = dict(image_id=int(img_id), category_id=int(cat_ids[int(labels[i]) - 1]), score=float(scores[i]))
         bbox.append(dict(common, bbox=[x1, y1, x2 - x1, y2 - y1]))
     if "masks" in pred and len(scores):
+        from pycocotools import mask as mask_utils
+
         masks = np.asarray(pred["masks"].cpu() if hasattr(pred["masks"], "cpu") else pred["masks"], dtype=np.uint8)
         for common, rle in zip(bbox, mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0)))):
             rle["counts"] = rle["counts"].decode("ascii")
@@ -47,6 +47,8 @@ def evaluate(coco_gt, results: list, iou_type: str, img_ids: list) -> tuple:
     """(stats dict, printed table) of COCOeval on `results` over `img_ids`."""
     if not results:
         return {name: 0.0 for name in STAT_NAMES}, f"no {iou_type} predictions: every AP is 0"
+    from pycocotools.cocoeval import COCOeval
+
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         coco_dt = coco_gt.loadRes(results)

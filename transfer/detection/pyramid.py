@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from timm.layers import LayerNorm2d
 
 from pretrain.registry import MODELS
-from pretrain.vit import ARCHS
+from pretrain.archs import get_arch
 
 from .vitdet import evenly_spaced
 
@@ -101,7 +101,7 @@ class MultiBlockPyramid(_Pyramid):
     def __init__(self, net: Union[dict, nn.Module], out_channels: int = 256,
                  scale_factors: Sequence[float] = (4.0, 2.0, 1.0, 0.5), top_block: bool = True):
         if isinstance(net, dict) and net.get("out_indices") is None:
-            depth = ARCHS[net["arch"]][1] if net.get("arch") else net.get("depth", 12)
+            depth = get_arch(net["arch"]).depth if net.get("arch") else net.get("depth", 12)
             net = dict(net, out_indices=evenly_spaced(depth, len(scale_factors)))
         super().__init__(net, out_channels, scale_factors, range(len(scale_factors)), top_block)
         if len(self.net.out_indices) != len(scale_factors):

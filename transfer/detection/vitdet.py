@@ -17,7 +17,7 @@ import torch.utils.checkpoint as cp
 from timm.layers import DropPath, Mlp, PatchEmbed, trunc_normal_
 
 from pretrain.registry import MODELS
-from pretrain.vit import ARCHS
+from pretrain.archs import get_arch
 
 def evenly_spaced(depth: int, n: int = 4) -> tuple:
     """The last block of each of n equal groups: (2, 5, 8, 11) for 12 blocks (ViTDet's global
@@ -143,10 +143,8 @@ class ViTDet(nn.Module):
                  out_indices: Optional[Sequence[int]] = None, pretrained: Optional[str] = None):
         super().__init__()
         if arch is not None:
-            if arch not in ARCHS:
-                raise ValueError(f"unknown ViT {arch!r}; choose one of {sorted(ARCHS)}")
-            embed_dim, depth, num_heads, arch_patch = ARCHS[arch]
-            patch_size = patch_size or arch_patch
+            a = get_arch(arch)
+            embed_dim, depth, num_heads, patch_size = a.embed_dim, a.depth, a.num_heads, patch_size or a.patch_size
         patch_size = patch_size or 16
         if global_blocks is None:
             global_blocks = evenly_spaced(depth)

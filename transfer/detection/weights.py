@@ -1,58 +1,40 @@
-"""MAE encoder weights (ours or the official releases) -> the ViTDet backbone, with a key report.
+"""MAE encoder weights (ours, the official releases, or any layout the checkpoint library reads)
+-> the ViTDet backbone, through `pretrain.checkpoint.load_pretrained`, with its key report.
 
-The encoder keys are shared by name; what ViTDet lacks (class token, final norm, the decoder) is
-reported as unused, what the checkpoint lacks (relative-position tables, zero-initialised) as
-missing. Anything else that does not fit (another width or depth) is an error.
+Encoder keys are shared by name. What ViTDet lacks (class token, final norm) is reported as unused,
+what the checkpoint lacks (relative-position tables, zero-initialised) as missing; the position
+table is resized by the library. Anything else that does not fit is an error.
 """
-import fnmatch
+from timm.layers import resample_patch_embed
 
-from timm.layers import resample_abs_pos_embed, resample_patch_embed
-
-from pretrain.checkpoint import CheckpointError, load_state, read_state_dict
+from pretrain.checkpoint import encoder_state, load_checkpoint, load_pretrained
 
 ALLOW_MISSING = ("blocks.*.attn.rel_pos_h", "blocks.*.attn.rel_pos_w")
-ALLOW_UNEXPECTED = ("cls_token", "norm.weight", "norm.bias", "fc_norm.*", "head.*", "mask_token", "decoder*")
-
-
-def _matches(key: str, patterns) -> bool:
-    return any(fnmatch.fnmatchcase(key, p) for p in patterns)
+ALLOW_UNEXPECTED = ("cls_token", "norm.weight", "norm.bias")
 
 
 def fit_patch_embed(state: dict, model) -> list:
-    """Resample a patch-embedding kernel of another size (e.g. ViT-H/14 weights into a patch-16
-    ViTDet, as ViTDet does for ViT-H); returns the keys it changed."""
+    """Resample a patch-embedding kernel of another size (ViT-H/14 weights into a patch-16 ViTDet,
+    as ViTDet does for ViT-H); returns report rows for what it changed."""
     key = "patch_embed.proj.weight"
-    want = model.patch_embed.proj.weight.shape[-2:]
-    if key in state and state[key].shape[-2:] != want:
-        state[key] = resample_patch_embed(state[key].float(), list(want))
-        return [key]
-    return []
-
-
-def fit_pos_embed(state: dict, model) -> list:
-    """Resize the checkpoint's absolute position table to the ViTDet's pretraining grid."""
-    key = "pos_embed"
-    if key not in state or state[key].shape == model.pos_embed.shape:
+    want = tuple(model.patch_embed.proj.weight.shape[-2:])
+    if key not in state or tuple(state[key].shape[-2:]) == want:
         return []
-    old = int(round((state[key].shape[1] - 1) ** 0.5))
-    new = int(round((model.pos_embed.shape[1] - 1) ** 0.5))
-    state[key] = resample_abs_pos_embed(state[key].float(), [new, new], [old, old], num_prefix_tokens=1)
-    return [key]
+    old = tuple(state[key].shape)
+    state[key] = resample_patch_embed(state[key].float(), list(want))
+    return [(key, old, tuple(state[key].shape), "patch kernel resampled")]
 
 
 def load_mae_encoder(model, path_or_state):
-    """Load an MAE checkpoint's encoder into a `ViTDet`; returns the load report."""
-    state = read_state_dict(path_or_state) if isinstance(path_or_state, str) else dict(path_or_state)
-    source = path_or_state if isinstance(path_or_state, str) else "state dict"
-    if not any(k.startswith("blocks.") for k in state):
-        raise CheckpointError(f"{source} has no ViT encoder blocks (found keys like {sorted(state)[:4]})")
-    resized = fit_patch_embed(state, model) + fit_pos_embed(state, model)
-    report = load_state(model, state, strict=False, source=source)
-    bad = [k for k in report.missing if not _matches(k, ALLOW_MISSING)]
-    bad += [k for k in report.unexpected if not _matches(k, ALLOW_UNEXPECTED)]
-    if bad or report.mismatched:
-        raise CheckpointError(f"{source} does not fit this ViTDet ({model.embed_dim} wide, {model.depth} blocks):\n"
-                              + report.summary())
-    report.resized = resized
+    """Load an MAE checkpoint's encoder (path or state dict) into a `ViTDet`; returns the report."""
+    if isinstance(path_or_state, dict):
+        state, source = path_or_state, "the given state dict"
+    else:
+        ckpt = load_checkpoint(path_or_state)
+        state, source = ckpt.state, ckpt.source
+    state = encoder_state(state, source)
+    resized = fit_patch_embed(state, model)
+    report = load_pretrained(model, state, source=source, allow_missing=ALLOW_MISSING,
+                             allow_unexpected=ALLOW_UNEXPECTED)
+    report.resized = resized + report.resized
     return report
-

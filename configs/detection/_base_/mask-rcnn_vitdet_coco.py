@@ -71,6 +71,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# pictures of the predictions on a few validation images (<work_dir>/predictions/<image id>.png)
+custom_hooks = [dict(type='PredictionPicturesHook', num_images=4, score_thr=0.5)]
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='auto'))
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
