@@ -91,11 +91,10 @@ class MaskRCNN(BaseModel):
         super().init_weights()
         net = self.backbone.net
         if getattr(net, "pretrained", None):
-            from mmengine.logging import print_log
+            from transfer.backbone import log_report
 
             from .weights import load_mae_encoder
-            report = load_mae_encoder(net, net.pretrained)
-            print_log(f"backbone initialised from {net.pretrained}: {report.summary()}", logger="current")
+            log_report(load_mae_encoder(net, net.pretrained))
 
     def forward(self, inputs: list, data_samples: Optional[list] = None, mode: str = "tensor"):
         images = [img.float() for img in inputs]

@@ -3,8 +3,8 @@
 # feature pyramid, large-scale jitter at 1024, AdamW lr 1e-4 wd 0.1 with layer decay 0.7, 184375
 # iterations at total batch 64 (~100 epochs of COCO train2017), lr x0.1 at 88.9% and 96.3%, 250
 # warmup iterations, bf16/fp16 autocast. Set `data_root` and `pretrained` to your files.
+_base_ = ['../../_base_/default_runtime.py']
 custom_imports = dict(imports=['transfer.detection'], allow_failed_imports=False)
-default_scope = 'mae'
 
 data_root = 'data/coco/'
 pretrained = 'checkpoints/mae_pretrain_vit_base.pth'  # official MAE release or `mae train` output
@@ -65,19 +65,10 @@ param_scheduler = [
 ]
 
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
-    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2, save_last=True),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 # pictures of the predictions on a few validation images (<work_dir>/predictions/<image id>.png)
-custom_hooks = [dict(type='PredictionPicturesHook', num_images=4, score_thr=0.5)]
-env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='auto'))
-vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+custom_hooks = [dict(type='PredictionPicturesHook', img_ids=None, num_images=4, score_thr=0.5),
+                dict(type='NonFiniteLossHook')]
 log_processor = dict(window_size=20, by_epoch=False)
-log_level = 'INFO'
-load_from = None
-resume = False
-randomness = dict(seed=0)
