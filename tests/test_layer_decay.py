@@ -27,23 +27,25 @@ OTHERS = {
         "norm.weight": (13, 0, False), "norm.bias": (13, 0, False),
         "head.weight": (13, 0, True), "head.bias": (13, 0, False),
     },
-    "vitdet": {  # a detector: ViT under 'backbone.', a neck with a GroupNorm, a head
-        "backbone.patch_embed.proj.weight": (0, 13, True), "backbone.patch_embed.proj.bias": (0, 13, True),
-        "backbone.cls_token": (13, 0, True), "backbone.pos_embed": (0, 13, False),
-        "backbone.norm.weight": (13, 0, False), "backbone.norm.bias": (13, 0, False),
-        "neck.conv.weight": (13, 0, True), "neck.conv.bias": (13, 0, True),
-        "neck.norm.weight": (13, 0, False), "neck.norm.bias": (13, 0, False),
-        "head.weight": (13, 0, True), "head.bias": (13, 0, True),
-    },
-    "mmseg": {  # a segmenter, same layout; pos_embed and cls_token are decayed as in the reference
-        "backbone.patch_embed.proj.weight": (0, 13, True), "backbone.patch_embed.proj.bias": (0, 13, False),
-        "backbone.cls_token": (0, 13, True), "backbone.pos_embed": (0, 13, True),
-        "backbone.norm.weight": (13, 0, False), "backbone.norm.bias": (13, 0, False),
-        "neck.conv.weight": (13, 0, True), "neck.conv.bias": (13, 0, False),
-        "neck.norm.weight": (13, 0, False), "neck.norm.bias": (13, 0, False),
-        "head.weight": (13, 0, True), "head.bias": (13, 0, False),
-    },
 }
+# a detector / segmenter: ViT under 'backbone.', a neck with a GroupNorm, a head.
+# name -> ('vitdet' row, 'mmseg' row); mmseg decays pos_embed and cls_token as its reference does
+DENSE = {
+    "backbone.patch_embed.proj.weight": ((0, 13, True), (0, 13, True)),
+    "backbone.patch_embed.proj.bias": ((0, 13, True), (0, 13, False)),
+    "backbone.cls_token": ((13, 0, True), (0, 13, True)),
+    "backbone.pos_embed": ((0, 13, False), (0, 13, True)),
+    "backbone.norm.weight": ((13, 0, False), (13, 0, False)),
+    "backbone.norm.bias": ((13, 0, False), (13, 0, False)),
+    "neck.conv.weight": ((13, 0, True), (13, 0, True)),
+    "neck.conv.bias": ((13, 0, True), (13, 0, False)),
+    "neck.norm.weight": ((13, 0, False), (13, 0, False)),
+    "neck.norm.bias": ((13, 0, False), (13, 0, False)),
+    "head.weight": ((13, 0, True), (13, 0, True)),
+    "head.bias": ((13, 0, True), (13, 0, False)),
+}
+OTHERS["vitdet"] = {k: v[0] for k, v in DENSE.items()}
+OTHERS["mmseg"] = {k: v[1] for k, v in DENSE.items()}
 RATES = {"mae": 0.75, "vitdet": 0.7, "mmseg": 0.65}  # the papers' ViT-B settings
 
 
