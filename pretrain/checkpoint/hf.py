@@ -1,8 +1,9 @@
 """Hugging Face ViT / ViTMAE key names <-> ours (official MAE / timm names).
 
-Reads both HF namings: the Hub's files (`encoder.layer.N.attention.attention.query`, transformers
-4.x) and transformers 5.x's (`layers.N.attention.q_proj`); writes the Hub's, which both versions
-load (5.x renames them on load). Our fused `attn.qkv` is HF's separate query/key/value.
+Reads every HF naming: the Hub's files (`encoder.layer.N.attention.attention.query`, transformers
+4.x), transformers 5.x's modules (`layers.N.attention.q_proj`) and what its save_pretrained writes;
+writes the Hub's, which both versions load (5.x renames them on load). Our fused `attn.qkv` is
+HF's separate query/key/value.
 """
 import re
 
@@ -35,11 +36,14 @@ for _p in ("decoder_embed", "decoder_norm", "decoder_pred"):
     for _s in ("weight", "bias"):
         TOP[f"{_p}.{_s}"] = f"decoder.{_p}.{_s}"
 FROM_TOP = {v: k for k, v in TOP.items()}
-BLOCK_RE = re.compile(r"^(vit\.)?(encoder\.layer|layers|decoder\.decoder_layers)\.(\d+)\.(.+)\.(weight|bias)$")
+# transformers 5.x's save_pretrained writes decoder blocks as 'decoder.decoder_encoder.layer.N'
+BLOCK_RE = re.compile(r"^(vit\.)?(encoder\.layer|layers|decoder\.decoder_layers|decoder\.decoder_encoder\.layer)"
+                      r"\.(\d+)\.(.+)\.(weight|bias)$")
 
 
 def is_hf_state(state: dict) -> bool:
-    return any("embeddings.patch_embeddings" in k or k.startswith("decoder.decoder_layers.") for k in state)
+    return any("embeddings.patch_embeddings" in k or k.startswith(("decoder.decoder_layers.", "decoder.decoder_encoder."))
+               for k in state)
 
 
 def from_hf(state: dict) -> dict:
