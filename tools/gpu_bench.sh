@@ -125,7 +125,7 @@ if [ "$TRAIN_S" -ge 30 ]; then
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then echo "!! train failed (exit $rc)"; failed+=(train); fi
     "$PY" -m tools.benchmark.gpu_report train-speed "$TRAIN_DIR" $BIG "$OUT/train_speed.json" \
         "ViT-L/16 bf16 eager, batch $BIG, $WORKERS workers" "vit_l_b${BIG}_eager"
-    cp "$TRAIN_DIR"/*/vis_data/scalars.json "$OUT/train_scalars.json" 2>/dev/null
+    cp "$TRAIN_DIR"/*/vis_data/scalars.json "$OUT/train_scalars.jsonl" 2>/dev/null
 else
     echo "-- train skipped: budget"; skipped+=(train)
 fi

@@ -58,15 +58,25 @@ def _load(out: str, name: str):
     return json.load(open(p)) if os.path.exists(p) else None
 
 
+def _results(out: str) -> list:
+    """(name, result) of every benchmark JSON under `out`; other files (logs, JSON lines) skipped."""
+    res = []
+    for p in sorted(glob.glob(os.path.join(out, "*.json"))):
+        try:
+            res.append((os.path.basename(p)[:-5], json.load(open(p))))
+        except ValueError:
+            continue
+    return res
+
+
 def summary(out: str) -> None:
     print("\n== summary (bf16; img/s from median steps; MFU = model FLOP/s over the measured matmul peak)")
     print(f"{'run':34}{'ours img/s':>11}{'MFU':>7}{'hf img/s':>10}{'ours/hf':>9}{'official':>10}{'ours/off':>10}"
           f"{'ours/eager':>11}{'idle':>6}")
-    for p in sorted(glob.glob(os.path.join(out, "*.json"))):
-        d = json.load(open(p))
+    for name, d in _results(out):
         if "ours" not in d or not isinstance(d["ours"], dict):
             continue
-        name, o, r = os.path.basename(p)[:-5], d["ours"], d.get("ratios", {})
+        o, r = d["ours"], d.get("ratios", {})
 
         def side(k):
             return (f"{d[k]['images_per_s']:10.1f}", f"{r[k]['images_per_s']:8.2f}x") if k in r else (
@@ -79,13 +89,12 @@ def summary(out: str) -> None:
         peak = next(iter(d["matmul_peak"].values()))
     if "peak" in locals():
         print(f"matmul peak ({peak['size']}^3 {peak['dtype']}): {peak['flops_per_s'] / 1e12:.0f} TFLOP/s")
-    for p in sorted(glob.glob(os.path.join(out, "*.json"))):
-        d = json.load(open(p))
+    for name, d in _results(out):
         for k in ("ours", "hf", "official"):
             prof = d.get(k, {}).get("profile") if isinstance(d.get(k), dict) else None
             if prof and "gpu_idle_share" in prof:
                 split = " ".join(f"{f} {v:.0%}" for f, v in prof["share"].items())
-                print(f"profile {os.path.basename(p)[:-5]} {k}: {prof['total_s'] * 1e3:.0f} ms kernels in "
+                print(f"profile {name} {k}: {prof['total_s'] * 1e3:.0f} ms kernels in "
                       f"{prof['wall_s'] * 1e3:.0f} ms wall per step, GPU idle {prof['gpu_idle_share']:.0%}; {split}")
     t2 = _load(out, "table2_b256")
     for row in (t2 or {}).get("rows", []):
