@@ -98,7 +98,8 @@ def test_convert_command_line(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "hf"), "--to", "official", "--out", str(tmp_path / "official.pth")]) == 0
     assert "(hf layout) ->" in capsys.readouterr().out
     back = torch.load(tmp_path / "official.pth")["model"]
-    assert all(torch.equal(back[k], v) for k, v in ours.state_dict().items()) and back.keys() == ours.state_dict().keys()
+    assert back.keys() == ours.state_dict().keys()
+    assert all(torch.equal(back[k], v) for k, v in ours.state_dict().items())
     torch.save(encoder_state(ours.state_dict()), tmp_path / "enc.pth")
     assert main(["convert", str(tmp_path / "enc.pth"), "--to", "hf", "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.strip().startswith("mae: error: num_heads is not stored")

@@ -42,8 +42,8 @@ BLOCK_RE = re.compile(r"^(vit\.)?(encoder\.layer|layers|decoder\.decoder_layers|
 
 
 def is_hf_state(state: dict) -> bool:
-    return any("embeddings.patch_embeddings" in k or k.startswith(("decoder.decoder_layers.", "decoder.decoder_encoder."))
-               for k in state)
+    decoder = ("decoder.decoder_layers.", "decoder.decoder_encoder.")
+    return any("embeddings.patch_embeddings" in k or k.startswith(decoder) for k in state)
 
 
 def from_hf(state: dict) -> dict:
