@@ -1,5 +1,5 @@
 """MAE core: ViT encoder, masking, decoder, targets, losses, data and pretraining hooks."""
-from . import data, hooks, optim  # noqa: F401  (register components)
+from . import data, hooks, optim, resilience  # noqa: F401  (register components)
 from .mae import MaskedAutoencoder, build_mae
 from .vit import ViT, build_vit
 

@@ -1,7 +1,6 @@
 """Pretraining hooks: official-layout export, reconstruction pictures, loss curve, and a guard
 that stops on a non-finite loss before anything is saved over the last good checkpoint."""
 import math
-import os
 import os.path as osp
 
 import torch
@@ -20,9 +19,9 @@ def bare_model(runner):
 
 
 def atomic_save(obj, path: str) -> None:
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    from .resilience.atomic import atomic_torch_save  # temp file, fsync, rename
+
+    atomic_torch_save(obj, path)
 
 
 class NonFiniteLoss(RuntimeError):

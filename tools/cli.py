@@ -5,15 +5,24 @@ import sys
 from mmengine.config import DictAction
 
 
+def _trust(args) -> None:
+    from pretrain.checkpoint import trust_checkpoint
+
+    for path in getattr(args, "trust_checkpoint", None) or []:
+        trust_checkpoint(path)
+
+
 def _train(args) -> None:
     from tools.train import train
 
+    _trust(args)
     train(args.config, work_dir=args.work_dir, resume=args.resume, options=args.cfg_options)
 
 
 def _visualize(args) -> None:
     from tools.visualize import visualize
 
+    _trust(args)
     path = visualize(args.checkpoint, args.images, args.out, mask_ratio=args.mask_ratio, seed=args.seed,
                      num_heads=args.heads, decoder_num_heads=args.decoder_heads, norm_pix_loss=args.norm_pix)
     print(f"wrote {path}")
@@ -40,6 +49,9 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="whether the model was trained on normalised pixels (norm_pix_loss)")
 
 
+TRUST_HELP = "unpickle this checkpoint file even though that runs code named inside it (repeatable)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mae", description="Masked Autoencoder pretraining and transfer toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -50,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="resume from the latest checkpoint in the work dir")
     t.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                    help="override config keys, e.g. train_dataloader.batch_size=16 max_epochs=5")
+    t.add_argument("--trust-checkpoint", action="append", metavar="PATH", help=TRUST_HELP)
     t.set_defaults(func=_train)
 
     v = sub.add_parser("visualize", help="draw original / masked / reconstruction for some images")
@@ -59,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--mask-ratio", type=float, default=None, help="default: the checkpoint's")
     v.add_argument("--seed", type=int, default=0, help="seed of the mask noise")
     add_model_flags(v)
+    v.add_argument("--trust-checkpoint", action="append", metavar="PATH", help=TRUST_HELP)
     v.set_defaults(func=_visualize)
 
     c = sub.add_parser("convert", help="write a checkpoint in timm, Hugging Face or official MAE layout")
@@ -90,10 +104,17 @@ def _run(fn) -> int:
     from pretrain.checkpoint import CheckpointError
     from pretrain.data import DataError
     from pretrain.hooks import NonFiniteLoss
+    from pretrain.resilience import EXIT_SAVE_FAILED, CheckpointSaveError, Preempted
     from tools.train import ConfigError
 
     try:
         fn()
+    except Preempted as e:  # a resume checkpoint was written: requeue scripts look for this code
+        print(f"mae: {e}", file=sys.stderr)
+        return e.exit_code
+    except CheckpointSaveError as e:
+        print(f"mae: error: {e}", file=sys.stderr)
+        return EXIT_SAVE_FAILED
     except (ConfigError, DataError, CheckpointError, NonFiniteLoss) as e:
         print(f"mae: error: {e}", file=sys.stderr)
         return 2 if not isinstance(e, NonFiniteLoss) else 3

@@ -69,7 +69,9 @@ def finalize(cfg: Config, config_path: str, work_dir: str = None, resume: bool =
         # mmengine's launcher and DDP wrapper assume one GPU per process; on CPUs we start the gloo
         # group ourselves (mmengine then reuses it) and wrap without device ids.
         if not torch.distributed.is_initialized():
-            torch.distributed.init_process_group(backend="gloo")
+            from datetime import timedelta
+            timeout = timedelta(seconds=cfg.env_cfg.dist_cfg.get("timeout", 1800))  # a dead rank ends the job
+            torch.distributed.init_process_group(backend="gloo", timeout=timeout)
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False,
                                      find_unused_parameters=cfg.get("find_unused_parameters", False))
 
@@ -107,11 +109,14 @@ def train(config_path: str, work_dir: str = None, resume: bool = False, options:
 
     cfg = finalize(load_config(config_path, options), config_path, work_dir, resume)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    if cfg.resume:
-        from pretrain.checkpoint import check_resumable
-        check_resumable(cfg.work_dir)
     load_from, cfg.load_from = cfg.get("load_from"), None
+    note = None
+    if cfg.resume:  # the newest readable checkpoint (None: nothing saved yet, start over)
+        from pretrain.resilience import choose_resume_checkpoint
+        cfg.load_from, note = choose_resume_checkpoint(cfg.work_dir)
     runner = Runner.from_cfg(cfg)
+    if note:
+        runner.logger.warning(note)
     if load_from and not cfg.resume:
         # mmengine only warns about mismatched keys; a checkpoint of another architecture is an error here
         from pretrain.checkpoint import load_state, read_state_dict

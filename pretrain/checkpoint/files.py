@@ -1,8 +1,14 @@
 """Checkpoint files in every layout we read: ours / official MAE ({'model': ...}), mmengine
 ({'state_dict': ...}, 'module.' prefixes), bare timm-style state dicts, and Hugging Face folders
-or files (model.safetensors / pytorch_model.bin, keys mapped to ours by `hf.from_hf`)."""
+or files (model.safetensors / pytorch_model.bin, keys mapped to ours by `hf.from_hf`).
+
+Torch files are unpickled with `weights_only=True` (tensors, containers, numbers and the few mmengine
+and numpy types our resume checkpoints hold): a file that needs code to unpickle is refused unless
+it was named with `trust_checkpoint` (the `--trust-checkpoint PATH` option)."""
 import json
 import os
+import pickle
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -26,7 +32,25 @@ class Checkpoint:
     model_cfg: dict = field(default_factory=dict)  # constructor arguments, when the file records them
 
 
-def load_file(path: str):
+class UntrustedCheckpoint(CheckpointError):
+    """The file can only be unpickled by running code named inside it."""
+
+
+_TRUSTED = set()
+
+
+def trust_checkpoint(path: str) -> None:
+    """Allow full unpickling (which can run code) of this one file."""
+    _TRUSTED.add(os.path.realpath(path))
+
+
+def _safe_globals() -> list:
+    from mmengine.runner.checkpoint import get_torch_safe_globals  # HistoryBuffer, numpy scalars/dtypes
+
+    return get_torch_safe_globals()
+
+
+def load_file(path: str, map_location="cpu"):
     """The raw object in a torch or safetensors file, with a one-line error if it cannot be read."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -34,9 +58,22 @@ def load_file(path: str):
         if path.endswith(".safetensors"):
             from safetensors.torch import load_file as load_safetensors
             return load_safetensors(path, device="cpu")
-        return torch.load(path, map_location="cpu", weights_only=False)
+        if os.path.realpath(path) in _TRUSTED:
+            return torch.load(path, map_location=map_location, weights_only=False)
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        code = re.search(r"GLOBAL (\S+)", str(e))
+        if code:
+            raise UntrustedCheckpoint(f"refusing to load {path}: unpickling it would run code ({code.group(1)}); "
+                                      f"if you trust its source, pass --trust-checkpoint {path}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(e)}") from None
     except Exception as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}".splitlines()[0]) from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {first_line(e)}") from None
+
+
+def first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def unwrap(ckpt, path: str) -> tuple:
@@ -97,25 +134,12 @@ def save_state(state: dict, path: str, wrap: str = None) -> str:
     """Write a state dict: safetensors when `path` ends so, else torch (`{wrap: state}` if given)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    from ..resilience.atomic import atomic_torch_save, atomic_write  # temp file, fsync, rename
+
     if path.endswith(".safetensors"):
-        from safetensors.torch import save_file
-        save_file(state, path)
+        from safetensors.torch import save
+        atomic_write(path, save(state))
     else:
-        torch.save({wrap: state} if wrap else state, path)
+        atomic_torch_save({wrap: state} if wrap else state, path)
     return path
 
-
-def check_resumable(work_dir: str) -> None:
-    """Fail early, in one line, if the checkpoint `--resume` would load is missing or truncated
-    (torch checkpoints are zip files: a cut-off file has no central directory)."""
-    import zipfile
-
-    pointer = os.path.join(work_dir, "last_checkpoint")
-    if not os.path.exists(pointer):
-        return  # nothing saved yet: mmengine starts from scratch
-    path = open(pointer).read().strip()
-    if not os.path.isfile(path):
-        raise CheckpointError(f"cannot resume: {pointer} names {path}, which does not exist")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"cannot resume: {path} is truncated or not a torch checkpoint; point "
-                              f"{pointer} at an earlier epoch_N.pth or delete it to start over")

@@ -1,0 +1,63 @@
+"""Which checkpoint `--resume` loads, and how mmengine reads it.
+
+The newest checkpoint is normally complete (saves are atomic), but a disk can still corrupt one or a
+user can copy a half-written file. We check the candidates newest first (the file `last_checkpoint`
+names, then every other resume checkpoint by modification time) and take the first whose zip
+records all pass their CRC-32 check: torch's zip writer stores one per record, and a flipped or
+missing byte fails it. This reads each file once, which costs seconds even for the largest models.
+"""
+import glob
+import os.path as osp
+import zipfile
+
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from ..checkpoint.files import CheckpointError, first_line, load_file
+
+PATTERNS = ("epoch_*.pth", "iter_*.pth")
+
+
+@CheckpointLoader.register_scheme(prefixes="", force=True)
+def load_from_local(filename, map_location=None):
+    """mmengine's local loader, but never falling back to unpickling code (see pretrain.checkpoint)."""
+    return load_file(osp.expanduser(filename), map_location=map_location)
+
+
+def unreadable_reason(path: str):
+    """None if `path` is a complete torch checkpoint, else a few words on what is wrong."""
+    if not osp.isfile(path):
+        return "missing"
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except zipfile.BadZipFile:
+        return "truncated or not a torch checkpoint"
+    except Exception as e:  # unreadable disk block, permissions, ...
+        return f"{type(e).__name__}: {first_line(e)}"
+    return f"corrupt (record {bad} fails its CRC check)" if bad else None
+
+
+def candidates(work_dir: str) -> list:
+    pointer = osp.join(work_dir, "last_checkpoint")
+    named = [open(pointer).read().strip()] if osp.exists(pointer) else []
+    found = {p for pat in PATTERNS for p in glob.glob(osp.join(glob.escape(work_dir), pat))}
+    others = sorted(found, key=lambda p: osp.getmtime(p), reverse=True)
+    seen = {osp.realpath(p) for p in named}
+    return named + [p for p in others if osp.realpath(p) not in seen]
+
+
+def choose_resume_checkpoint(work_dir: str):
+    """(path, note): the newest readable checkpoint, or None when nothing was saved yet (start over);
+    `note` is one line when newer ones had to be passed over. None readable: CheckpointError."""
+    found = candidates(work_dir)
+    if not found:
+        return None, None
+    first = unreadable_reason(found[0])
+    if first is None:
+        return found[0], None
+    for path in found[1:]:
+        if unreadable_reason(path) is None:
+            return path, f"newest checkpoint {found[0]} is {first}; resuming from {path}"
+    older = f" and none of the {len(found) - 1} older ones is readable" if len(found) > 1 else ""
+    raise CheckpointError(f"cannot resume: {found[0]} is {first}{older}; delete the work dir's checkpoints "
+                          "to start over")
