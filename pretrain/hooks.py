@@ -10,6 +10,7 @@ from mmengine.model import is_model_wrapper
 
 from .data import center_square
 from .registry import HOOKS
+from .resilience import faults
 from .visualize import fixed_noise, norm_stats, normalize, reconstruction_panels, save_loss_curve, save_reconstruction_png
 
 
@@ -96,6 +97,7 @@ class ReconstructionHook(Hook):
         imgs = normalize(self._images(runner, size), *norm_stats(model)).to(next(model.parameters()).device)
         noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], self.seed).to(imgs.device)
         panels = reconstruction_panels(model, imgs, noise)
+        faults.point("picture")  # fault injection for the soak test (no-op unless MAE_FAULT is set)
         path = save_reconstruction_png(panels, osp.join(runner.work_dir, name),
                                        title=f"after {epochs_done} epochs, mask ratio {model.sampler.mask_ratio}")
         runner.logger.info(f"reconstruction picture: {path}")

@@ -4,6 +4,7 @@ Real failures at chosen moments, reached through the ordinary code path (no mock
   ACTION  kill (SIGKILL to itself), term (SIGTERM to itself), enospc (OSError ENOSPC), raise (RuntimeError)
   POINT   save: half-way through writing the N-th checkpoint file (.pth) of this process
           iter: right after training iteration N (1-based, counted over the whole run)
+          picture: just before the N-th reconstruction picture of this process is written
   RANK    only that process of a distributed job (default: every process)
 Several faults may be given, comma-separated. Unset (the normal case) it costs one dict lookup.
 """
@@ -28,7 +29,7 @@ def parse(spec: str) -> list:
             faults.append((action, point, int(n), int(rank[0]) if rank else None))
         except ValueError:
             raise ValueError(f"{ENV}={spec!r}: each fault is ACTION@POINT:N[:RANK], e.g. kill@save:2") from None
-        if action not in ("kill", "term", "enospc", "raise") or point not in ("save", "iter"):
+        if action not in ("kill", "term", "enospc", "raise") or point not in ("save", "iter", "picture"):
             raise ValueError(f"{ENV}: unknown action or point in {item!r}")
     return faults
 
@@ -38,8 +39,8 @@ def point(name: str, n: int = None, path: str = "") -> None:
     spec = os.environ.get(ENV)
     if not spec:
         return
-    if name == "save":
-        if not path.endswith(".pth"):
+    if name in ("save", "picture"):
+        if name == "save" and not path.endswith(".pth"):
             return
         n = _counts[name] = _counts.get(name, 0) + 1
     rank = int(os.environ.get("RANK", "0"))
