@@ -139,11 +139,13 @@ def last_error(run: Run) -> str:
 def scenario_enospc(run: Run) -> dict:
     from pretrain.resilience.resume import unreadable_reason
 
-    code = run.start(resume=False, fault="enospc@save:2").wait()
+    code = run.start(resume=False, fault="enospc@save:4").wait()
     msg = last_error(run)
-    pointer = open(osp.join(run.work, "last_checkpoint")).read().strip()
-    return dict(scenario="ENOSPC while writing the 2nd checkpoint", exit=code, message=msg,
-                previous=f"{osp.basename(pointer)} {'readable' if unreadable_reason(pointer) is None else 'BROKEN'}",
+    pointer = osp.join(run.work, "last_checkpoint")
+    prev = open(pointer).read().strip() if osp.exists(pointer) else None
+    state = "none" if prev is None else (
+        f"{osp.basename(prev)} {'readable' if unreadable_reason(prev) is None else 'BROKEN'}")
+    return dict(scenario="ENOSPC while writing the 4th checkpoint file", exit=code, message=msg, previous=state,
                 resumed_exit=run.start(resume=True).wait())
 
 
