@@ -214,9 +214,9 @@ def main(argv=None) -> dict:
             scen.update(weight_diff=d, losses_equal=same)
             result["scenarios"].append(scen)
     result["seconds"] = round(time.time() - t0)
-    print_tables(result, args)
     if args.json:
         json.dump(result, open(args.json, "w"), indent=1)
+    print_tables(result, args)
     if not args.work:
         shutil.rmtree(base, ignore_errors=True)
     return result
