@@ -107,7 +107,7 @@ def soak_kills(run: Run, kills: int, rng: random.Random) -> tuple:
     rows = []
     for i in range(kills):
         kind = rng.choices(KINDS, weights=[6, 3, 1])[0]
-        n, delay, k = rng.randint(1, 5), rng.uniform(0, 0.3), rng.randint(1, 2)
+        n, delay, k = rng.randint(2, 20), rng.uniform(0, 0.3), rng.randint(1, 4)
         fault = {KINDS[0]: None, KINDS[1]: f"kill@save:{k}", KINDS[2]: "kill@picture:1"}[kind]
         start = resume_step(run.work)
         p = run.start(resume=i > 0, fault=fault)
@@ -178,9 +178,9 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m tools.soak", description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--length", type=int, default=64, help="samples per epoch (batch 4)")
-    ap.add_argument("--every-minutes", type=float, default=0.05, help="time-based resume checkpoint interval")
+    ap.add_argument("--every-minutes", type=float, default=0.02, help="time-based resume checkpoint interval")
     ap.add_argument("--no-scenarios", action="store_true", help="only the kills")
     ap.add_argument("--work", help="keep the runs here (default: a temporary folder, removed)")
     ap.add_argument("--json", help="also write the figures to this file")
