@@ -1,0 +1,55 @@
+"""Pieces of the classification study: the idx reader on a generated file, the batched crop, and
+linear probes on cached features (the same result as probing through the frozen model)."""
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from pretrain.data import DataError
+from tools.study_classification import augment, load_fmnist, read_idx
+from transfer.classification import ViTClassifier
+from transfer.classification.probe_cache import cache_features, fit_probe, probe_accuracy
+
+
+def test_idx_reader_and_missing_data(tmp_path):
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    header = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in a.shape)
+    with gzip.open(tmp_path / "x.gz", "wb") as f:
+        f.write(header + a.tobytes())
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "x.gz")), a)
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load_fmnist(str(tmp_path))
+
+
+def test_batched_crop_shapes_and_values():
+    x = torch.randn(6, 1, 28, 28)
+    y = augment(x, (0.2, 1.0), torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.equal(x, y)
+    assert not torch.allclose(y[0], y[1])  # each image gets its own crop
+    const = torch.full((3, 1, 28, 28), 0.7)
+    torch.testing.assert_close(augment(const, (0.2, 1.0)), const)  # crops stay inside the image
+    # a crop of an image that varies only along its width keeps values within the image's range
+    ramp = torch.linspace(-1, 1, 28).expand(4, 1, 28, 28).contiguous()
+    z = augment(ramp, (0.2, 1.0))
+    assert z.min() >= -1 - 1e-5 and z.max() <= 1 + 1e-5
+
+
+def test_probe_on_cached_features_equals_probe_through_model(tmp_path):
+    torch.manual_seed(0)
+    model = ViTClassifier(num_classes=3, img_size=16, patch_size=8, embed_dim=16, depth=1, num_heads=2,
+                          global_pool=False, probe_bn=True, trainable="head", drop_path_rate=0.3,
+                          head_init_std=0.01)
+    x = torch.randn(64, 3, 16, 16)
+    feats = cache_features(model, x, batch_size=16, path=str(tmp_path / "f.pt"))
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(feats, model.pooled(x))
+    assert torch.equal(cache_features(model, x[:1], path=str(tmp_path / "f.pt")), feats)  # read back
+    labels = feats[:, 0].argsort().argsort() * 3 // 64  # a labelling the features determine
+    # LARS steps are relative to the weight norm (lr x 0.001): a large lr for a few hundred steps
+    head = fit_probe(model.head, feats, labels, epochs=60, batch_size=16, base_lr=160.0)
+    logits = model.head(feats)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), logits)  # the trained head is the model's head
+    assert probe_accuracy(head, feats, labels) > 60

@@ -1,0 +1,274 @@
+"""The small-scale classification study (docs/RESULTS.md), in one command:
+
+    python -m tools.study_classification --out docs
+
+On Fashion-MNIST (Debian package `dataset-fashion-mnist`): pretrain a tiny MAE on the 60k training
+images, then on the 10k test images evaluate linear probes (class token and pooled features),
+partial fine-tuning (k = 0, 1, 2 blocks) and full fine-tuning, from the MAE and from a randomly
+initialised ViT (whose full fine-tune is the from-scratch supervised baseline with the same
+budget), plus a raw-pixel logistic regression. Writes RESULTS.md, study_results.json and
+study_partial.png.
+
+Our components are the ones a config run uses (MaskedAutoencoder, ViTClassifier, the layer-decay
+constructor, LARS, timm Mixup/CutMix and losses, the checkpoint library). The loops are written
+here rather than run through mmengine's Runner because the study repeats ten trainings on a 28-px
+dataset that lives on the GPU: batches are sliced and augmented there (random resized crop + flip
+as one batched affine resampling), which a per-image DataLoader cannot feed fast enough.
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pretrain.checkpoint import encoder_state, load_pretrained
+from pretrain.data import DataError
+from pretrain.mae import MaskedAutoencoder
+from pretrain.optim import build_adamw
+from transfer.classification import ViTClassifier
+from transfer.classification.probe_cache import cache_features, fit_probe, probe_accuracy
+from transfer.layer_decay import LayerDecayOptimWrapperConstructor
+from tools.study_report import write_report
+
+FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
+MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
+ARCH = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=4, num_heads=4)
+DECODER = dict(decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)
+PARTIAL = (0, 1, 2)
+
+
+def read_idx(path: str) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_fmnist(root: str = None) -> dict:
+    roots = [root] if root else list(FMNIST_DIRS)
+    for r in roots:
+        if r and os.path.isfile(os.path.join(r, "train-images-idx3-ubyte.gz")):
+            get = lambda name: torch.from_numpy(read_idx(os.path.join(r, name)).copy())  # noqa: E731
+            return {"train": (get("train-images-idx3-ubyte.gz"), get("train-labels-idx1-ubyte.gz").long()),
+                    "test": (get("t10k-images-idx3-ubyte.gz"), get("t10k-labels-idx1-ubyte.gz").long())}
+    raise DataError(f"Fashion-MNIST not found in {roots}: apt-get install dataset-fashion-mnist")
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    return ((x.float() / 255 - MEAN) / STD).unsqueeze(1)
+
+
+def augment(x: torch.Tensor, scale=(0.2, 1.0), gen: torch.Generator = None) -> torch.Tensor:
+    """Random resized crop (area in `scale`, aspect 3/4 ... 4/3) + horizontal flip for a batch,
+    as one affine resampling per image (bilinear)."""
+    b, dev = x.shape[0], x.device
+    u = torch.rand(b, 5, generator=gen, device=dev)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
+    ratio = torch.exp(math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * u[:, 1])
+    w, h = (area * ratio).sqrt().clamp(max=1), (area / ratio).sqrt().clamp(max=1)
+    cx, cy = (1 - w) * (2 * u[:, 2] - 1), (1 - h) * (2 * u[:, 3] - 1)
+    flip = torch.where(u[:, 4] < 0.5, -1.0, 1.0)
+    theta = torch.zeros(b, 2, 3, device=dev)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = w * flip, cx, h, cy
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return step / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def batches(n: int, batch: int, gen: torch.Generator, device):
+    order = torch.randperm(n, generator=gen).to(device)
+    for i in range(n // batch):
+        yield order[i * batch:(i + 1) * batch]
+
+
+def autocast(device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pretrain_mae(x: torch.Tensor, args, device) -> tuple:
+    torch.manual_seed(args.seed)
+    mae = MaskedAutoencoder(**ARCH, **DECODER, norm_pix_loss=True, mask_ratio=0.75).to(device)
+    opt = build_adamw(mae, lr=args.mae_blr * args.batch / 256, weight_decay=0.05, betas=(0.9, 0.95))
+    peak = [g["lr"] for g in opt.param_groups]
+    gen = torch.Generator().manual_seed(args.seed)
+    aug_gen = torch.Generator(device=device).manual_seed(args.seed)
+    steps = len(x) // args.batch
+    total, warm = args.pretrain_epochs * steps, max(1, args.pretrain_epochs // 10) * steps
+    losses, step = [], 0
+    for epoch in range(args.pretrain_epochs):
+        for idx in batches(len(x), args.batch, gen, device):
+            for g, p in zip(opt.param_groups, peak):
+                g["lr"] = p * lr_factor(step, total, warm)
+            with autocast(device):
+                loss, _, _ = mae.forward_mae(augment(normalise(x[idx]), (0.2, 1.0), aug_gen))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+        losses.append(round(loss.item(), 4))  # last batch of each epoch
+        if epoch % max(1, args.pretrain_epochs // 10) == 0 or epoch == args.pretrain_epochs - 1:
+            log(f"pretrain epoch {epoch + 1}/{args.pretrain_epochs} loss {loss.item():.4f}")
+    return encoder_state(mae.state_dict(), "the study's MAE"), losses
+
+
+def build(init, **kw) -> ViTClassifier:
+    model = ViTClassifier(num_classes=10, **ARCH, **kw)
+    if init is not None:
+        report = load_pretrained(model, init, source="the study's MAE", **model.load_from_rules())
+        assert not report.resized
+    return model
+
+
+@torch.no_grad()
+def test_top1(model, x, y, device) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), 1000):
+        with autocast(device):
+            correct += (model(normalise(x[i:i + 1000])).argmax(1) == y[i:i + 1000]).sum().item()
+    return 100.0 * correct / len(x)
+
+
+def finetune(init, trainable, data, args, device) -> float:
+    """The IN-1K fine-tuning recipe, small: AdamW + layer decay 0.75, drop path 0.1, Mixup 0.8 /
+    CutMix 1.0, label smoothing 0.1, random resized crop + flip, warmup + cosine."""
+    torch.manual_seed(args.seed)
+    model = build(init, drop_path_rate=0.1, trainable=trainable,
+                  mixup=dict(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1)).to(device)
+    ctor = LayerDecayOptimWrapperConstructor(
+        dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=args.ft_blr * args.batch / 256,
+                                                 weight_decay=0.05, betas=(0.9, 0.999))),
+        dict(layer_decay_rate=0.75, variant="mae"))
+    opt = ctor(model).optimizer
+    peak = [g["lr"] for g in opt.param_groups]
+    (x, y), (xt, yt) = data["train"], data["test"]
+    gen = torch.Generator().manual_seed(args.seed)
+    aug_gen = torch.Generator(device=device).manual_seed(args.seed)
+    steps = len(x) // args.batch
+    total, warm = args.ft_epochs * steps, max(1, args.ft_epochs // 10) * steps
+    step = 0
+    model.train()
+    for _ in range(args.ft_epochs):
+        for idx in batches(len(x), args.batch, gen, device):
+            for g, p in zip(opt.param_groups, peak):
+                g["lr"] = p * lr_factor(step, total, warm)
+            with autocast(device):
+                loss = model(augment(normalise(x[idx]), (0.35, 1.0), aug_gen), y[idx], mode="loss")["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+    return test_top1(model, xt, yt, device)
+
+
+def linear_probes(init, data, args, device) -> dict:
+    """Class-token and pooled-feature probes on features cached once per image."""
+    (x, y), (xt, yt) = data["train"], data["test"]
+    out = {}
+    for name, pool in (("cls", False), ("avg", True)):
+        torch.manual_seed(args.seed)
+        model = build(init, global_pool=pool, probe_bn=True, head_init_std=0.01, trainable="head").to(device)
+        f, ft = (cache_features(model, normalise(a), autocast_dtype=torch.bfloat16 if device.type == "cuda" else None)
+                 for a in (x, xt))
+        head = fit_probe(model.head, f, y, epochs=args.probe_epochs, batch_size=args.batch, seed=args.seed)
+        out[name] = probe_accuracy(head, ft, yt)
+    return out
+
+
+def pixel_logistic_regression(data, device, steps: int = 300) -> float:
+    """Multinomial logistic regression on standardised raw pixels (full batch, L-BFGS, small L2)."""
+    (x, y), (xt, yt) = data["train"], data["test"]
+    a, at = x.flatten(1).float() / 255, xt.flatten(1).float() / 255
+    mu, sd = a.mean(0), a.std(0) + 1e-3
+    a, at = (a - mu) / sd, (at - mu) / sd
+    lin = torch.nn.Linear(a.shape[1], 10).to(device)
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(lin(a), y) + 1e-4 * lin.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return 100.0 * (lin(at).argmax(1) == yt).float().mean().item()
+
+
+def machine() -> str:
+    try:
+        cpu = [ln.split(":", 1)[1].strip() for ln in subprocess.run(["lscpu"], capture_output=True, text=True)
+               .stdout.splitlines() if ln.startswith("Model name")][0]
+    except Exception:
+        cpu = platform.processor() or "unknown CPU"
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return f"{gpu}; CPU {cpu}"
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python -m tools.study_classification", description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="docs")
+    p.add_argument("--data", default=None, help="folder with the four Fashion-MNIST idx .gz files")
+    p.add_argument("--pretrain-epochs", type=int, default=100)
+    p.add_argument("--ft-epochs", type=int, default=15)
+    p.add_argument("--probe-epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--mae-blr", type=float, default=1.5e-4 * 8)
+    p.add_argument("--ft-blr", type=float, default=1e-3)
+    p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_fmnist(args.data)
+    if args.limit:
+        data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
+    data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}
+    os.makedirs(args.out, exist_ok=True)
+    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": ARCH, "decoder": DECODER, "machine": machine(),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": {}}
+
+    def timed(name, fn):
+        t = time.time()
+        value = fn()
+        res["seconds"][name] = round(time.time() - t, 1)
+        shown = value[1][-1] if isinstance(value, tuple) else value  # pretraining: its last loss
+        log(f"{name}: {shown} ({res['seconds'][name]} s)")
+        return value
+
+    def save():  # after every stage, so that a stopped study still leaves what it measured
+        json.dump(res, open(os.path.join(args.out, "study_results.json"), "w"), indent=1)
+        if "pixels" in res:
+            write_report(res, args.out)
+
+    res["pixels"] = timed("pixel logistic regression", lambda: pixel_logistic_regression(data, device))
+    state, res["pretrain_losses"] = timed("pretrain", lambda: pretrain_mae(data["train"][0], args, device))
+    save()
+    for init_name, init in (("mae", state), ("random", None)):
+        r = res[init_name] = {}
+        r["probe"] = timed(f"{init_name} linear probes", lambda: linear_probes(init, data, args, device))
+        save()
+        for k in ("all",) + PARTIAL:  # full fine-tuning first: for random init, the from-scratch baseline
+            key = "full" if k == "all" else f"partial{k}"
+            r[key] = timed(f"{init_name} {key}", lambda: finetune(init, k, data, args, device))
+            save()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Linear probes on cached features: the frozen encoder runs once per image, then any number of
+probes (other lrs, epochs, seeds, cls-token or pooled features) train on the stored features.
+
+Equal to probing through the whole model when the probe sees each image as it was cached (no
+augmentation): the encoder is frozen and in eval mode, so its features do not change.
+"""
+import math
+import os
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .lars import MAELars
+
+
+@torch.no_grad()
+def cache_features(model: nn.Module, images: torch.Tensor, batch_size: int = 512, path: Optional[str] = None,
+                   autocast_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """`model.pooled` of every image (float32, on the images' device); saved to `path` if given,
+    and read from it instead when it exists."""
+    if path and os.path.isfile(path):
+        return torch.load(path, map_location=images.device)
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        with torch.autocast(images.device.type, dtype=autocast_dtype or torch.float32,
+                            enabled=autocast_dtype is not None):
+            out.append(model.pooled(images[i:i + batch_size]).float())
+    model.train(was_training)
+    feats = torch.cat(out)
+    if path:
+        torch.save(feats.cpu(), path)
+    return feats
+
+
+def fit_probe(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor, epochs: int, batch_size: int = 256,
+              base_lr: float = 0.1, warmup_epochs: int = 1, weight_decay: float = 0.0, seed: int = 0) -> nn.Module:
+    """Train `head` (the probe: BatchNorm1d(affine=False) + linear) on cached features with the
+    official probe recipe: LARS, lr = base_lr * batch / 256, linear warmup then cosine per step."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    opt = MAELars(head.parameters(), lr=base_lr * batch_size / 256, weight_decay=weight_decay)
+    peak = opt.param_groups[0]["lr"]
+    steps_per_epoch = len(feats) // batch_size
+    total, warm = epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
+    head.train()
+    step = 0
+    for _ in range(epochs):
+        order = torch.randperm(len(feats), generator=gen).to(feats.device)
+        for i in range(steps_per_epoch):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            lr = peak * (step / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / (total - warm))))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss = nn.functional.cross_entropy(head(feats[idx]), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+    return head.eval()
+
+
+@torch.no_grad()
+def probe_accuracy(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor) -> float:
+    head.eval()
+    return 100.0 * (head(feats).argmax(1) == labels).float().mean().item()
