@@ -2,7 +2,7 @@
 # The IN-1K fine-tuning recipe; the paper adjusts the lr and the number of epochs per dataset without
 # publishing them, so treat these two as the knobs to tune. Images and annotation files stay in the
 # release's own layout under data_root (see transfer/classification/file_lists.py).
-_base_ = ['./_base_/finetune_in1k.py']
+_base_ = ['./vit-base-p16_ft-100e_in1k.py']
 data_root = 'data/inat2018'
 model = dict(num_classes=8142)
 train_dataloader = dict(dataset=dict(_delete_=True, type='INaturalist', data_root=data_root, year=2018, split='train', transform={{_base_.train_transform}}))

@@ -1,5 +1,5 @@
 # MAE ViT-L/16 fine-tuned on ImageNet-1K (paper: 85.9 top-1): lr 1e-3, layer decay 0.75, drop path 0.2, 50 epochs.
-_base_ = ['./_base_/finetune_in1k.py']
+_base_ = ['./vit-base-p16_ft-100e_in1k.py']
 blr = 1e-3
 epochs = 50
 model = dict(embed_dim=1024, depth=24, num_heads=16, drop_path_rate=0.2)

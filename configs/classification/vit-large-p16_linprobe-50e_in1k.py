@@ -1,5 +1,5 @@
 # MAE ViT-L/16 linear probe on ImageNet-1K (paper: 75.8 top-1), 50 epochs.
-_base_ = ['./_base_/linprobe_in1k.py']
+_base_ = ['./vit-base-p16_linprobe-90e_in1k.py']
 epochs = 50
 model = dict(embed_dim=1024, depth=24, num_heads=16)
 param_scheduler = [

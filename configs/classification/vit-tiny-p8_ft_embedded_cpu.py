@@ -4,25 +4,16 @@
 #   mae train configs/pretrain/mae_vit-tiny-p8_demo_cpu.py --work-dir work_dirs/demo
 #   mae train configs/classification/vit-tiny-p8_ft_embedded_cpu.py \
 #       --cfg-options load_from=work_dirs/demo/checkpoint-final.pth
-_base_ = ['./_base_/finetune_in1k.py']
+_base_ = ['./_base_/embedded_photos_cpu.py', './_base_/finetune_recipe.py']
 img_size = 64
 blr = 1e-3
 epochs = 10
 warmup = 1
-
 model = dict(num_classes=15, img_size=img_size, patch_size=8, embed_dim=192, depth=6, num_heads=3)
+
 train_transform = dict(input_size=img_size, is_training=True, auto_augment='rand-m9-mstd0.5-inc1',
                        interpolation='bicubic', color_jitter=None, re_prob=0.25, re_mode='pixel', re_count=1)
-test_transform = dict(input_size=img_size, is_training=False, interpolation='bicubic', crop_pct=0.875)
-train_dataloader = dict(
-    _delete_=True, batch_size=32, num_workers=0, drop_last=True, sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='EmbeddedPhotos', split='train', length=256, transform=train_transform))
-val_dataloader = dict(
-    _delete_=True, batch_size=64, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='EmbeddedPhotos', split='val', length=150, transform=test_transform))
-test_dataloader = val_dataloader
+train_dataloader = dict(dataset=dict(transform=train_transform))
 
 optim_wrapper = dict(optimizer=dict(lr=blr * 32 / 256))
 param_scheduler = [

@@ -2,24 +2,15 @@
 # token, BatchNorm1d(affine=False) + linear head, LARS, warmup + cosine: the IN-1K probe recipe small.
 #   mae train configs/classification/vit-tiny-p8_linprobe_embedded_cpu.py \
 #       --cfg-options load_from=work_dirs/demo/checkpoint-final.pth
-_base_ = ['./_base_/linprobe_in1k.py']
+_base_ = ['./_base_/embedded_photos_cpu.py', './_base_/linprobe_recipe.py']
 img_size = 64
 epochs = 10
 warmup = 1
-
 model = dict(num_classes=15, img_size=img_size, patch_size=8, embed_dim=192, depth=6, num_heads=3)
+
 train_transform = dict(input_size=img_size, is_training=True, interpolation='bicubic', color_jitter=None,
                        auto_augment=None, re_prob=0.0)
-test_transform = dict(input_size=img_size, is_training=False, interpolation='bicubic', crop_pct=0.875)
-train_dataloader = dict(
-    _delete_=True, batch_size=64, num_workers=0, drop_last=True, sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='EmbeddedPhotos', split='train', length=256, transform=train_transform))
-val_dataloader = dict(
-    _delete_=True, batch_size=64, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='EmbeddedPhotos', split='val', length=150, transform=test_transform))
-test_dataloader = val_dataloader
+train_dataloader = dict(batch_size=64, dataset=dict(transform=train_transform))
 
 optim_wrapper = dict(optimizer=dict(lr=0.1 * 64 / 256))
 param_scheduler = [

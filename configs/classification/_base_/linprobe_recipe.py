@@ -1,9 +1,8 @@
-# Linear probing on ImageNet-1K, the official MAE recipe: frozen encoder (eval mode), class-token
+# Linear probing, the official MAE IN-1K recipe: frozen encoder (eval mode), class-token
 # features, BatchNorm1d without affine before the linear head, LARS (lr 0.1 * 16384 / 256, no
 # weight decay), 10 warmup epochs then cosine. Total batch 16384 = 512 per GPU x 32 GPUs; with fewer
 # GPUs raise optim_wrapper.accumulative_counts so that the product stays 16384 (the lr assumes it).
 _base_ = ['./runtime.py']
-data_root = 'data/imagenet'
 img_size = 224
 blr = 0.1
 epochs = 90
@@ -15,16 +14,6 @@ model = dict(type='ViTClassifier', num_classes=1000, img_size=img_size, patch_si
 
 train_transform = dict(input_size=img_size, is_training=True, interpolation='bicubic', color_jitter=None,
                        auto_augment=None, re_prob=0.0)
-test_transform = dict(input_size=img_size, is_training=False, interpolation='bicubic', crop_pct=224 / 256)
-train_dataloader = dict(
-    batch_size=512, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageNet', data_root=data_root, split='train', num_classes=1000, transform=train_transform))
-val_dataloader = dict(
-    batch_size=256, num_workers=10, persistent_workers=True, pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageNet', data_root=data_root, split='val', num_classes=1000, transform=test_transform))
-test_dataloader = val_dataloader
 
 optim_wrapper = dict(type='PrecisionOptimWrapper', precision='auto',
                      optimizer=dict(type='LARS', lr=blr * 16384 / 256, weight_decay=0.0, momentum=0.9))
@@ -33,4 +22,4 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=warmup, end=epochs, T_max=epochs - warmup,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs, val_interval=1)
+train_cfg = dict(max_epochs=epochs, val_interval=1)

@@ -1,10 +1,8 @@
-# End-to-end fine-tuning on ImageNet-1K, the official MAE recipe for ViT-B (ViT-L/H override the
+# End-to-end fine-tuning, the official MAE IN-1K recipe for ViT-B (ViT-L/H override the
 # lr, layer decay, drop path and epochs). Total batch 1024 = 128 per GPU x 8 GPUs; with fewer GPUs
 # raise optim_wrapper.accumulative_counts so that the product stays 1024 (the lr assumes it).
 _base_ = ['./runtime.py']
-data_root = 'data/imagenet'
 img_size = 224
-batch_size = 128  # per GPU
 blr = 5e-4  # base lr: lr = blr * 1024 / 256
 epochs = 100
 warmup = 5
@@ -15,16 +13,6 @@ model = dict(type='ViTClassifier', num_classes=1000, img_size=img_size, patch_si
 
 train_transform = dict(input_size=img_size, is_training=True, auto_augment='rand-m9-mstd0.5-inc1',
                        interpolation='bicubic', color_jitter=None, re_prob=0.25, re_mode='pixel', re_count=1)
-test_transform = dict(input_size=img_size, is_training=False, interpolation='bicubic', crop_pct=224 / 256)
-train_dataloader = dict(
-    batch_size=batch_size, num_workers=10, persistent_workers=True, pin_memory=True, drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageNet', data_root=data_root, split='train', num_classes=1000, transform=train_transform))
-val_dataloader = dict(
-    batch_size=256, num_workers=10, persistent_workers=True, pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
-    dataset=dict(type='ImageNet', data_root=data_root, split='val', num_classes=1000, transform=test_transform))
-test_dataloader = val_dataloader
 
 optim_wrapper = dict(
     type='PrecisionOptimWrapper', precision='auto',
@@ -36,4 +24,4 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min_ratio=1e-6 / (blr * 1024 / 256), by_epoch=True, begin=warmup,
          end=epochs, T_max=epochs - warmup, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=epochs, val_interval=1)
+train_cfg = dict(max_epochs=epochs, val_interval=1)
