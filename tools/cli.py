@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_flags(c)
     c.set_defaults(func=_convert)
 
+    from tools import synth_ade20k
+    synth_ade20k.add_parser(sub)
+
     b = sub.add_parser("bench", help="speed benchmarks (mae bench -h)", add_help=False)
     b.set_defaults(func=_bench)
     return p
