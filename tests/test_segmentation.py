@@ -213,7 +213,6 @@ def test_layer_decay_gives_the_official_mae_segmentation_scales():
     model = MODELS.build(cfg)
     optim_cfg = Config.fromfile(PAPER_CFG).optim_wrapper
     optim_cfg.type = "OptimWrapper"  # the paper's fp16 AmpOptimWrapper needs CUDA; scales are the same
-    optim_cfg.pop("loss_scale")
     wrapper = build_optim_wrapper(model, optim_cfg)
     scale = {n: g["lr_scale"] for g in wrapper.optimizer.param_groups for n in g["param_names"]}
     expected_by_layer = {0: 0.65 ** 13, 1: 0.65 ** 12, 2: 0.65 ** 11, 3: 0.65 ** 10, 4: 0.65 ** 9, 5: 0.65 ** 8,

@@ -39,10 +39,7 @@ train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
 val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(type='SyntheticADE20KDataset', data_root=data_root, synthetic=synthetic,
                                    pipeline=test_pipeline))
 test_dataloader = val_dataloader
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',  # fp32: CPUs have no fp16 AMP
-                     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
-                     constructor='mae.LayerDecayOptimWrapperConstructor',
-                     paramwise_cfg=dict(layer_decay_rate=0.65, variant='mmseg'))
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-3))  # fp32: CPUs have no fp16 AMP
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=20),
     dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin=20, end=200),

@@ -2,8 +2,7 @@
 # layer-wise lr decay 0.65 (ViT-B), 1500 iterations linear warmup then poly (power 1) to 0,
 # 160k iterations at total batch 16 (100 epochs of ADE20K's 20,210 images), fp16 AMP.
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
+    type='AmpOptimWrapper',  # fp16 autocast with mmengine's dynamic loss scaler (its default)
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='mae.LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.65, variant='mmseg'))
