@@ -15,8 +15,13 @@ from .visualize import fixed_noise, norm_stats, normalize, reconstruction_panels
 
 
 def bare_model(runner):
+    """The model whose weights are saved and loaded: inside a DDP wrapper, and inside a test-time
+    augmentation model (e.g. mmseg's SegTTAModel for multi-scale + flip)."""
+    from mmengine.model import BaseTTAModel
+
     m = runner.model
-    return m.module if is_model_wrapper(m) else m
+    m = m.module if is_model_wrapper(m) else m
+    return m.module if isinstance(m, BaseTTAModel) else m
 
 
 def atomic_save(obj, path: str) -> None:
