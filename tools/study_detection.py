@@ -25,6 +25,7 @@ model = dict(img_size={size}, patch_size=16, embed_dim={dim}, depth={depth}, num
 train_dataloader = dict(batch_size={batch}, num_workers={workers}, persistent_workers={persist},
                         dataset=dict(root='{data}/train2017', img_size={size}))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval={epochs}))
+visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
 """
 
 DETECT = """_base_ = ['{root}/configs/detection/mask-rcnn_vit-tiny_synthetic_cpu.py']
@@ -52,6 +53,7 @@ param_scheduler = [
 ]
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_epochs))
 custom_hooks = [dict(type='PredictionPicturesHook', img_ids={pictures}, score_thr=0.5)]
+visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
 """
 
 
@@ -120,7 +122,7 @@ def main(argv=None) -> None:
     cfg = os.path.join(out, "pretrain.py")
     with open(cfg, "w") as f:
         f.write(PRETRAIN.format(**common, base_lr=1.5e-3, epochs=args.pretrain_epochs,
-                                warmup=max(1, args.pretrain_epochs // 10), batch=128))
+                                warmup=args.pretrain_epochs // 10, batch=128))
     run(["train", cfg, "--work-dir", os.path.join(out, "mae")], os.path.join(out, "pretrain.log"))
     summary["seconds"]["pretrain"] = time.time() - t
 
