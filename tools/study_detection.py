@@ -32,11 +32,12 @@ DETECT = """_base_ = ['{root}/configs/detection/mask-rcnn_vit-tiny_synthetic_cpu
 data_root = '{data}/'
 img_size = {size}
 max_epochs = {epochs}
-model = dict(pad_size={size}, anchor_sizes=(16, 32, 64, 128, 256), head_channels=128, head_convs=2, fc_dim=512,
+model = dict(pad_size={size}, anchor_sizes={anchors}, head_channels={head_channels}, head_convs={head_convs},
+             fc_dim={fc_dim},
              backbone=dict(out_channels=128, net=dict(img_size={size}, embed_dim={dim}, depth={depth},
                            num_heads={heads}, window_size={window}, global_blocks={globals_}, drop_path_rate=0.1,
                            pretrain_img_size={size}, pretrained={pretrained})),
-             detector=dict(box_batch_size_per_image=256))
+             detector=dict(box_batch_size_per_image={roi_batch}))
 train_dataloader = dict(batch_size={batch}, num_workers={workers}, persistent_workers={persist},
                         dataset=dict(data_root=data_root, img_size={size}, scale_range=(0.3, 1.7)))
 val_dataloader = dict(num_workers={workers}, persistent_workers={persist},
@@ -105,6 +106,12 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--workers", type=int, default=6)
     p.add_argument("--precision", default="auto")
+    p.add_argument("--mae-batch", type=int, default=128)
+    p.add_argument("--mae-base-lr", type=float, default=1.5e-3, help="lr = this x MAE batch / 256")
+    p.add_argument("--head-channels", type=int, default=128, help="box / mask head convolutions' width")
+    p.add_argument("--head-convs", type=int, default=2)
+    p.add_argument("--fc-dim", type=int, default=512)
+    p.add_argument("--roi-batch", type=int, default=256, help="sampled RoIs per image")
     args = p.parse_args(argv)
     out = os.path.abspath(args.out)
     data = os.path.join(out, "data")
@@ -121,8 +128,8 @@ def main(argv=None) -> None:
     t = time.time()
     cfg = os.path.join(out, "pretrain.py")
     with open(cfg, "w") as f:
-        f.write(PRETRAIN.format(**common, base_lr=1.5e-3, epochs=args.pretrain_epochs,
-                                warmup=args.pretrain_epochs // 10, batch=128))
+        f.write(PRETRAIN.format(**common, base_lr=args.mae_base_lr, epochs=args.pretrain_epochs,
+                                warmup=args.pretrain_epochs // 10, batch=args.mae_batch))
     run(["train", cfg, "--work-dir", os.path.join(out, "mae")], os.path.join(out, "pretrain.log"))
     summary["seconds"]["pretrain"] = time.time() - t
 
@@ -131,13 +138,17 @@ def main(argv=None) -> None:
     pictures = [1, 2, 3]
     from transfer.detection.vitdet import evenly_spaced
     runs = {}
+    global_blocks = evenly_spaced(args.depth) if args.depth >= 8 else evenly_spaced(args.depth, 2)
+    anchors = tuple(args.size // 16 * 2 ** i for i in range(5))
     for name, pretrained in (("MAE-pretrained", repr(ckpt)), ("random init", "None")):
         key = "mae" if pretrained != "None" else "scratch"
         cfg = os.path.join(out, f"detect_{key}.py")
         with open(cfg, "w") as f:
             f.write(DETECT.format(**common, epochs=args.det_epochs, window=max(2, args.size // 32),
-                                  globals_=evenly_spaced(args.depth), pretrained=pretrained, batch=args.batch,
-                                  precision=args.precision, lr=3e-4, pictures=pictures))
+                                  globals_=global_blocks, pretrained=pretrained, batch=args.batch,
+                                  precision=args.precision, lr=3e-4, pictures=pictures, anchors=anchors,
+                                  head_channels=args.head_channels, head_convs=args.head_convs,
+                                  fc_dim=args.fc_dim, roi_batch=args.roi_batch))
         runs[name] = (key, cfg)
     jobs = {name: mae(["train", cfg, "--work-dir", os.path.join(out, key)], os.path.join(out, f"{key}.log"))
             for name, (key, cfg) in runs.items()}
