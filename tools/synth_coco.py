@@ -1,10 +1,10 @@
-"""`mae make-coco OUT`: write a synthetic instance-segmentation set in the COCO layout (exact masks,
+"""`mae synth-coco OUT`: write a synthetic instance-segmentation set in the COCO layout (exact masks,
 polygons and RLE, crowd regions, empty images; ids from 1) for tests, demos and CPU studies."""
 import argparse
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("make-coco", help="generate a synthetic COCO-layout detection set")
+    p = sub.add_parser("synth-coco", help="generate a synthetic COCO-layout detection set")
     p.add_argument("out", help="folder to write train2017/, val2017/, annotations/ into")
     p.add_argument("--train", type=int, default=96, help="number of training images")
     p.add_argument("--val", type=int, default=24, help="number of validation images")
