@@ -134,3 +134,13 @@ def test_metric_scores_ground_truth_as_perfect_and_shifted_lower(coco_root, tmp_
     assert {"image_id", "category_id", "segmentation", "score"} == set(written[0])
     re_scored = coco.loadRes(str(tmp_path / "shift0.bbox.json"))  # readable by any COCO tool
     assert len(re_scored.anns) == len(written)
+
+
+def test_synth_coco_command_writes_the_coco_layout(tmp_path, capsys):
+    from tools.cli import main
+
+    assert main(["synth-coco", str(tmp_path), "--train", "3", "--val", "2", "--size", "64", "--seed", "5"]) == 0
+    assert "instances_val2017.json" in capsys.readouterr().out
+    coco = read_coco(str(tmp_path / "annotations/instances_train2017.json"))
+    assert sorted(coco.imgs) == [1, 2, 3]
+    assert all((tmp_path / "train2017" / im["file_name"]).is_file() for im in coco.imgs.values())

@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tools import synth_ade20k
     synth_ade20k.add_parser(sub)
+    from tools import synth_coco
+    synth_coco.add_parser(sub)
 
     b = sub.add_parser("bench", help="speed benchmarks (mae bench -h)", add_help=False)
     b.set_defaults(func=_bench)
