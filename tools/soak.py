@@ -63,11 +63,6 @@ class Run:
             return []
         return [json.loads(line) for line in open(path) if '"loss"' in line]
 
-    def scalars_mtime(self) -> float:
-        new = sorted(set(glob.glob(osp.join(self.work, "2*"))) - self.dirs_before)
-        path = osp.join(new[-1], "vis_data", "scalars.json") if new else None
-        return osp.getmtime(path) if path and osp.exists(path) else None
-
     def log_tail(self, n=3) -> str:
         lines = [ln.strip() for ln in open(self.log_path) if ln.strip()]
         return " | ".join(lines[-n:])
@@ -90,10 +85,16 @@ def compare(ref: str, work: str, epochs: int) -> tuple:
     return diff, a["loss_history"]["losses"] == b["loss_history"]["losses"]
 
 
-def wait_for_steps(run: Run, p: subprocess.Popen, n: int, timeout: float = 600) -> bool:
+def wait_for_steps(run: Run, p: subprocess.Popen, n: int = None, seen: dict = None, timeout: float = 900) -> bool:
+    """Poll this attempt's log until it has `n` steps (None: until the process ends), noting in
+    `seen` the wall time each step first appeared (the log's own 'time' is a running average)."""
     deadline = time.time() + timeout
     while p.poll() is None and time.time() < deadline:
-        if len(run.scalars()) >= n:
+        rows = run.scalars()
+        if seen is not None:
+            for r in rows:
+                seen.setdefault(r["step"], time.time())
+        if n is not None and len(rows) >= n:
             return True
         time.sleep(0.02)
     return False
@@ -111,9 +112,11 @@ def soak_kills(run: Run, kills: int, rng: random.Random) -> tuple:
         fault = {KINDS[0]: None, KINDS[1]: f"kill@save:{k}", KINDS[2]: "kill@picture:1"}[kind]
         start = resume_step(run.work)
         p = run.start(resume=i > 0, fault=fault)
-        if kind == KINDS[0] and wait_for_steps(run, p, n):
+        seen = {}
+        if kind == KINDS[0] and wait_for_steps(run, p, n, seen):
             time.sleep(delay)  # somewhere inside the next step (or its hooks)
             p.send_signal(signal.SIGKILL)
+        wait_for_steps(run, p, None, seen)
         code = p.wait()
         killed_at = time.time()
         row = dict(kind=kind if fault is None else f"{kind} ({fault})", resumed_from=start, exit=code)
@@ -123,10 +126,10 @@ def soak_kills(run: Run, kills: int, rng: random.Random) -> tuple:
         logged = run.scalars()
         last = logged[-1]["step"] if logged else start
         nxt = resume_step(run.work)
-        mtime = run.scalars_mtime()
-        partial = killed_at - mtime if mtime else 0.0  # the step in progress when killed
+        # wall time from the step the next attempt resumes from (or this attempt's first step) to the kill
+        since = seen.get(nxt) if nxt > start else (min(seen.values()) if seen else None)
         row.update(last_step=last, next_from=nxt, lost_iters=max(0, last - nxt),
-                   lost_s=round(sum(r["time"] for r in logged if r["step"] > nxt) + partial, 2))
+                   lost_s=round(killed_at - since, 2) if since else 0.0)
     p = run.start(resume=True)
     return rows, p.wait()
 
