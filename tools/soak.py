@@ -209,8 +209,9 @@ def main(argv=None) -> dict:
                   max_lost_s=max((r["lost_s"] for r in killed), default=0.0),
                   max_lost_iters=max((r["lost_iters"] for r in killed), default=0), rows=rows, scenarios=[])
     if not args.no_scenarios:
-        steps = args.epochs * args.length // 4
-        for scen in (scenario_enospc(new_run("enospc")), scenario_corrupt(new_run("corrupt"), steps // 2 + 1),
+        steps, per_epoch = args.epochs * args.length // 4, args.length // 4
+        # the corrupt file gets killed mid last epoch, so older epoch checkpoints exist to fall back to
+        for scen in (scenario_enospc(new_run("enospc")), scenario_corrupt(new_run("corrupt"), steps - per_epoch // 2),
                      scenario_sigterm(new_run("sigterm"), steps // 3)):
             name = {"ENOSPC": "enospc", "SIGKILL": "corrupt", "SIGTERM": "sigterm"}[scen["scenario"].split()[0]]
             d, same = compare(ref.work, osp.join(base, name), args.epochs) if scen["resumed_exit"] == 0 else (None, False)
