@@ -12,7 +12,9 @@ train_transform = dict(input_size=img_size, is_training=True, interpolation='bic
                        auto_augment=None, re_prob=0.0)
 train_dataloader = dict(batch_size=64, dataset=dict(transform=train_transform))
 
-optim_wrapper = dict(optimizer=dict(lr=0.1 * 64 / 256))
+# LARS steps are relative to each weight's norm (lr x 0.001 per step), so a run of 40 steps keeps the
+# paper's absolute lr (0.1 x 16384 / 256 = 6.4) instead of scaling it down to batch 64.
+optim_wrapper = dict(optimizer=dict(lr=6.4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=warmup, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=warmup, end=epochs, T_max=epochs - warmup,
