@@ -5,6 +5,8 @@ gets them (see `pretrain.checkpoint.infer_arch`).
 """
 from typing import NamedTuple, Optional
 
+from .errors import ConfigError
+
 
 class ViTArch(NamedTuple):
     embed_dim: int
@@ -42,7 +44,7 @@ def get_arch(name: str) -> ViTArch:
     """Table row by name; a `mae_` prefix (the MAE builders' names) is accepted."""
     key = name[4:] if name.startswith("mae_") else name
     if key not in ARCHS:
-        raise ValueError(f"unknown ViT {name!r}; choose one of {sorted(ARCHS)}")
+        raise ConfigError(f"unknown ViT {name!r}; choose one of {sorted(ARCHS)}")
     return ARCHS[key]
 
 

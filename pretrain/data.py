@@ -18,14 +18,11 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
 from .registry import DATA_SAMPLERS, DATASETS
+from .errors import DataError  # noqa: F401  (raised here; importable from here)
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 EMBEDDED = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
             "camera", "coins", "moon", "brick", "grass", "gravel", "cell", "clock")
-
-
-class DataError(RuntimeError):
-    """Bad training data: message says what and where."""
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:

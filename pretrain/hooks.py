@@ -9,6 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from .data import center_square
+from .errors import NonFiniteLoss  # noqa: F401  (raised here; importable from here)
 from .registry import HOOKS
 from .resilience import faults
 from .visualize import fixed_noise, norm_stats, normalize, reconstruction_panels, save_loss_curve, save_reconstruction_png
@@ -28,10 +29,6 @@ def atomic_save(obj, path: str) -> None:
     from .resilience.atomic import atomic_torch_save  # temp file, fsync, rename
 
     atomic_torch_save(obj, path)
-
-
-class NonFiniteLoss(RuntimeError):
-    pass
 
 
 @HOOKS.register_module()

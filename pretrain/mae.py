@@ -24,6 +24,7 @@ from .losses import mse_on_selected
 from .masking import MaskSpec, build_sampler
 from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
+from .errors import ConfigError
 from .targets import gather_tokens, patchify, pixel_target
 from .archs import ARCHS, MAE_DECODER
 from .vit import ViT
@@ -210,5 +211,5 @@ MAE_ARCHS = {f"mae_{k}": v for k, v in ARCHS.items()}
 def build_mae(arch: str = "mae_vit_base_patch16", **kwargs) -> MaskedAutoencoder:
     """An MAE of a named architecture with the paper's decoder; kwargs override both."""
     if arch not in MAE_ARCHS:
-        raise ValueError(f"unknown MAE model {arch!r}; choose one of {sorted(MAE_ARCHS)}")
+        raise ConfigError(f"unknown MAE model {arch!r}; choose one of {sorted(MAE_ARCHS)}")
     return MaskedAutoencoder(**{**MAE_ARCHS[arch].kwargs(), **MAE_DECODER.kwargs(), **kwargs})

@@ -11,6 +11,8 @@ from typing import Optional
 
 import torch
 
+from .errors import ConfigError
+
 
 @dataclass
 class MaskSpec:
@@ -30,7 +32,7 @@ class MaskSpec:
 
 def check_ratio(mask_ratio: float) -> float:
     if not 0.0 < float(mask_ratio) < 1.0:
-        raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
+        raise ConfigError(f"mask_ratio must be in (0, 1), got {mask_ratio}")
     return float(mask_ratio)
 
 
@@ -134,7 +136,7 @@ class GridMasking(RandomMasking):
 
     def __init__(self, mask_ratio: float = 0.75):
         if abs(mask_ratio - 0.75) > 1e-9:
-            raise ValueError(f"grid masking keeps 1 of every 4 patches: mask_ratio must be 0.75, got {mask_ratio}")
+            raise ConfigError(f"grid masking keeps 1 of every 4 patches: mask_ratio must be 0.75, got {mask_ratio}")
         super().__init__(mask_ratio)
 
     def noise(self, seeds: torch.Tensor, grid: tuple) -> torch.Tensor:
@@ -152,5 +154,5 @@ SAMPLERS = {"random": RandomMasking, "block": BlockMasking, "grid": GridMasking}
 
 def build_sampler(kind: str, mask_ratio: float):
     if kind not in SAMPLERS:
-        raise ValueError(f"unknown mask sampler {kind!r}; choose one of {sorted(SAMPLERS)}")
+        raise ConfigError(f"unknown mask sampler {kind!r}; choose one of {sorted(SAMPLERS)}")
     return SAMPLERS[kind](mask_ratio)

@@ -12,6 +12,7 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper
 
 from .registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
+from .errors import ConfigError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -48,7 +49,7 @@ class PretrainOptimWrapperConstructor:
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg=None):
         self.cfg = dict(optim_wrapper_cfg)
         if paramwise_cfg:
-            raise ValueError("PretrainOptimWrapperConstructor takes no paramwise_cfg: decay rules are fixed")
+            raise ConfigError("PretrainOptimWrapperConstructor takes no paramwise_cfg: decay rules are fixed")
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         model = getattr(model, "module", model)
@@ -56,7 +57,7 @@ class PretrainOptimWrapperConstructor:
         opt = dict(cfg.pop("optimizer"))
         kind = opt.pop("type", "AdamW")
         if kind != "AdamW":
-            raise ValueError(f"pretraining uses AdamW, got optimizer type {kind!r}")
+            raise ConfigError(f"pretraining uses AdamW, got optimizer type {kind!r}")
         optimizer = build_adamw(model, **opt)
         cfg.setdefault("type", "PrecisionOptimWrapper")
         if cfg["type"] == "PrecisionOptimWrapper":
@@ -79,11 +80,11 @@ def bf16_supported(device_type: str) -> bool:
 
 def resolve_precision(precision: str, device_type: str) -> str:
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
         return "bf16" if bf16_supported(device_type) else "fp32"
     if precision == "fp16" and device_type != "cuda":
-        raise ValueError("fp16 training needs a CUDA device; use precision='bf16' or 'fp32' on the CPU")
+        raise ConfigError("fp16 training needs a CUDA device; use precision='bf16' or 'fp32' on the CPU")
     return precision
 
 
@@ -105,7 +106,7 @@ class PrecisionOptimWrapper(OptimWrapper):
         self.device_type = params[0].device.type if params else "cpu"
         self.precision = resolve_precision(precision, self.device_type)
         if self.precision == "fp16":
-            raise ValueError("fp16 needs a loss scaler: use PretrainOptimWrapperConstructor (it builds "
+            raise ConfigError("fp16 needs a loss scaler: use PretrainOptimWrapperConstructor (it builds "
                              "mmengine's AmpOptimWrapper) or type='AmpOptimWrapper'")
 
     @contextmanager

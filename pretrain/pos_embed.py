@@ -7,10 +7,12 @@ sin/cos halves and the grid axes differently.
 import numpy as np
 import torch
 
+from .errors import ConfigError
+
 
 def sincos_1d(dim: int, pos: np.ndarray) -> np.ndarray:
     if dim % 2:
-        raise ValueError(f"sin-cos embedding width must be even, got {dim}")
+        raise ConfigError(f"sin-cos embedding width must be even, got {dim}")
     omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
     out = np.einsum("m,d->md", pos.reshape(-1).astype(np.float64), omega)
     return np.concatenate([np.sin(out), np.cos(out)], axis=1)
@@ -23,7 +25,7 @@ def sincos_2d(dim: int, grid_h: int, grid_w: int, cls_token: bool = False) -> to
     second half the row (h) index, over a row-major grid.
     """
     if dim % 4:
-        raise ValueError(f"2-D sin-cos embedding width must be divisible by 4, got {dim}")
+        raise ConfigError(f"2-D sin-cos embedding width must be divisible by 4, got {dim}")
     gw, gh = np.meshgrid(np.arange(grid_w, dtype=np.float32), np.arange(grid_h, dtype=np.float32))
     emb = np.concatenate([sincos_1d(dim // 2, gw), sincos_1d(dim // 2, gh)], axis=1)
     if cls_token:

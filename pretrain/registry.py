@@ -21,3 +21,6 @@ OPTIM_WRAPPERS = _children["OPTIM_WRAPPERS"]
 OPTIM_WRAPPER_CONSTRUCTORS = _children["OPTIM_WRAPPER_CONSTRUCTORS"]
 OPTIMIZERS = _children["OPTIMIZERS"]
 METRICS = _children["METRICS"]
+# for task packages (transfer/*): their transforms and loops register in the same scope
+TRANSFORMS = _children["TRANSFORMS"]
+LOOPS = _children["LOOPS"]

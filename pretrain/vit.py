@@ -13,12 +13,13 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 
 from .archs import ARCHS, get_arch  # noqa: F401  (ARCHS re-exported: the one architecture table)
+from .errors import ConfigError
 from .pos_embed import resample_pos_embed, sincos_2d
 
 
 def check_image_size(h: int, w: int, patch: int) -> None:
     if h % patch or w % patch:
-        raise ValueError(f"image size {h}x{w} is not divisible by the patch size {patch}")
+        raise ConfigError(f"image size {h}x{w} is not divisible by the patch size {patch}")
 
 
 class ViT(nn.Module):
@@ -80,7 +81,7 @@ class ViT(nn.Module):
         wanted, outs = set(indices), {}
         bad = [i for i in wanted if not 0 <= i < len(self.blocks)]
         if bad:
-            raise ValueError(f"block indices {bad} out of range for a {len(self.blocks)}-block ViT")
+            raise ConfigError(f"block indices {bad} out of range for a {len(self.blocks)}-block ViT")
         t = self.tokens(x)
         for i, blk in enumerate(self.blocks[:max(wanted) + 1]):
             t = blk(t)

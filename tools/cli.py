@@ -1,4 +1,4 @@
-"""The `mae` command: train, visualize, convert, bench."""
+"""The `mae` command: train, test, visualize, convert, bench."""
 import argparse
 import sys
 
@@ -17,6 +17,14 @@ def _train(args) -> None:
 
     _trust(args)
     train(args.config, work_dir=args.work_dir, resume=args.resume, options=args.cfg_options)
+
+
+def _test(args) -> None:
+    from tools.test import evaluate, metrics_table
+
+    out = evaluate(args.config, args.checkpoint, work_dir=args.work_dir, options=args.cfg_options)
+    print(metrics_table(out["metrics"]))
+    print(f"wrote {out['json']}")
 
 
 def _visualize(args) -> None:
@@ -65,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--trust-checkpoint", action="append", metavar="PATH", help=TRUST_HELP)
     t.set_defaults(func=_train)
 
+    e = sub.add_parser("test", help="run a config's test loop on a checkpoint; print and save the metrics")
+    e.add_argument("config")
+    e.add_argument("checkpoint", help="weights in any layout pretrain.checkpoint reads (loaded strictly)")
+    e.add_argument("--work-dir", help="where logs and test_metrics.json go (default work_dirs/<config>)")
+    e.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                   help="override config keys, e.g. test_dataloader.batch_size=64")
+    e.set_defaults(func=_test)
+
     v = sub.add_parser("visualize", help="draw original / masked / reconstruction for some images")
     v.add_argument("checkpoint")
     v.add_argument("images", nargs="+")
@@ -104,13 +120,26 @@ def main(argv=None) -> int:
     return _run(lambda: args.func(args))
 
 
+def builder_error(e: Exception):
+    """A component named in the config that does not take the arguments given, or a type no
+    registry knows: mmengine's builder raises these at its own call, so the innermost frame is
+    its `build_from_cfg`. Errors raised inside a component are bugs and keep their traceback."""
+    if not isinstance(e, (TypeError, KeyError)) or e.__traceback__ is None:
+        return None
+    tb = e.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb.tb_frame.f_code.co_name != "build_from_cfg":
+        return None
+    return f"config error: {e.args[0] if e.args else e}"
+
+
 def _run(fn) -> int:
-    """Input errors become one line on stderr and exit code 2; other failures keep their trace."""
-    from pretrain.checkpoint import CheckpointError
-    from pretrain.data import DataError
-    from pretrain.hooks import NonFiniteLoss
+    """Our error classes (pretrain.errors) become one line on stderr, exit code 2 (3 for a
+    diverged run); preemption and failed checkpoint saves have their own exit codes; anything else
+    is a bug and keeps its traceback."""
+    from pretrain.errors import MAEError, NonFiniteLoss
     from pretrain.resilience import EXIT_SAVE_FAILED, CheckpointSaveError, Preempted
-    from tools.train import ConfigError
 
     try:
         fn()
@@ -120,16 +149,14 @@ def _run(fn) -> int:
     except CheckpointSaveError as e:
         print(f"mae: error: {e}", file=sys.stderr)
         return EXIT_SAVE_FAILED
-    except (ConfigError, DataError, CheckpointError, NonFiniteLoss) as e:
+    except MAEError as e:
         print(f"mae: error: {e}", file=sys.stderr)
-        return 2 if not isinstance(e, NonFiniteLoss) else 3
-    except ValueError as e:  # our own checks (sizes, mask ratio, arch names) raise ValueError
-        print(f"mae: error: {e}", file=sys.stderr)
-        return 2
-    except TypeError as e:  # a config key the named component does not take
-        if "unexpected keyword argument" not in str(e):
+        return 3 if isinstance(e, NonFiniteLoss) else 2
+    except (TypeError, KeyError) as e:
+        message = builder_error(e)
+        if message is None:
             raise
-        print(f"mae: error: unknown config key: {e}", file=sys.stderr)
+        print(f"mae: error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -7,6 +7,7 @@ needed by Hugging Face's config) come from the file, the architecture table or t
 import os
 
 from pretrain.checkpoint import encoder_state, hf_config, load_checkpoint, resolve_model_cfg, save_state, to_hf
+from pretrain.errors import ConfigError
 
 TARGETS = ("timm", "hf", "official")
 
@@ -28,7 +29,7 @@ def write_hf(state: dict, cfg: dict, out: str) -> str:
 def convert(checkpoint: str, to: str, out: str, num_heads: int = None, decoder_num_heads: int = None,
             norm_pix_loss: bool = None, log=print) -> str:
     if to not in TARGETS:
-        raise ValueError(f"--to must be one of {TARGETS}, got {to!r}")
+        raise ConfigError(f"--to must be one of {TARGETS}, got {to!r}")
     ckpt = load_checkpoint(checkpoint)
     if to == "timm":  # timm's ViT uses our names: the encoder alone loads strictly
         path = save_state(encoder_state(ckpt.state, checkpoint), out)

@@ -26,11 +26,12 @@ def iters_per_epoch(cfg) -> int:
 
 
 def loss_history(runner) -> list:
+    from pretrain.errors import ConfigError
     from pretrain.hooks import LossCurveHook
 
     hooks = [h for h in runner.hooks if isinstance(h, LossCurveHook)]
     if not hooks:
-        raise ValueError("the config has no LossCurveHook, so per-step losses are not recorded")
+        raise ConfigError("the config has no LossCurveHook, so per-step losses are not recorded")
     return list(hooks[0].losses)
 
 

@@ -29,6 +29,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 
+from pretrain.errors import ConfigError
 from pretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 VARIANTS = ("mae", "vitdet", "mmseg")
@@ -42,7 +43,7 @@ def find_backbone(names: list) -> str:
     for prefix in BACKBONE_PREFIXES:
         if any(BLOCK.match(n[len(prefix):]) for n in names if n.startswith(prefix)):
             return prefix
-    raise ValueError("layer decay needs a ViT: no parameters named blocks.N / layers.N "
+    raise ConfigError("layer decay needs a ViT: no parameters named blocks.N / layers.N "
                      f"under any of {[p or '(top level)' for p in BACKBONE_PREFIXES]}")
 
 
@@ -86,13 +87,13 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         cfg = dict(layer_decay_rate=0.75, num_layers=None, variant="mae", backbone=None)
         unknown = sorted(set(paramwise_cfg or {}) - set(self.KEYS))
         if unknown:
-            raise ValueError(f"LayerDecayOptimWrapperConstructor: unknown paramwise_cfg keys {unknown}; "
+            raise ConfigError(f"LayerDecayOptimWrapperConstructor: unknown paramwise_cfg keys {unknown}; "
                              f"known: {list(self.KEYS)}")
         cfg.update(paramwise_cfg or {})
         if cfg["variant"] not in VARIANTS:
-            raise ValueError(f"layer decay variant must be one of {VARIANTS}, got {cfg['variant']!r}")
+            raise ConfigError(f"layer decay variant must be one of {VARIANTS}, got {cfg['variant']!r}")
         if not 0.0 < float(cfg["layer_decay_rate"]) <= 1.0:
-            raise ValueError(f"layer_decay_rate must be in (0, 1], got {cfg['layer_decay_rate']}")
+            raise ConfigError(f"layer_decay_rate must be in (0, 1], got {cfg['layer_decay_rate']}")
         super().__init__(optim_wrapper_cfg, cfg)
 
     def add_params(self, params: list, module: nn.Module, **kwargs) -> None:

@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .hf import from_hf, is_hf_state, model_cfg_from_hf
-
-
-class CheckpointError(RuntimeError):
-    """Unreadable checkpoint, or one made for a different architecture."""
+from ..errors import CheckpointError  # noqa: F401  (raised here; importable from here)
 
 
 HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")

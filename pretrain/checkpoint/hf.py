@@ -9,6 +9,8 @@ import re
 
 import torch
 
+from ..errors import CheckpointError, ConfigError
+
 # per-block names: ours -> (Hub name, transformers-5 name)
 BLOCK = {
     "norm1": ("layernorm_before", "layernorm_before"),
@@ -67,7 +69,7 @@ def from_hf(state: dict) -> dict:
             out[f"{prefix}.{ours[0]}.{kind}" if ours else k] = v
     for (prefix, kind), parts in qkv.items():
         if any(p is None for p in parts):
-            raise ValueError(f"Hugging Face checkpoint has an incomplete query/key/value set in {prefix}")
+            raise CheckpointError(f"Hugging Face checkpoint has an incomplete query/key/value set in {prefix}")
         out[f"{prefix}.attn.qkv.{kind}"] = torch.cat(parts, 0)
     return out
 
@@ -79,7 +81,7 @@ def to_hf(state: dict) -> dict:
         m = re.match(r"^(decoder_blocks|blocks)\.(\d+)\.(.+)\.(weight|bias)$", k)
         if m is None:
             if k not in TOP:
-                raise ValueError(f"no Hugging Face name for {k!r}")
+                raise CheckpointError(f"no Hugging Face name for {k!r}")
             out[TOP[k]] = v
             continue
         where, i, name, kind = m.groups()
@@ -90,7 +92,7 @@ def to_hf(state: dict) -> dict:
         elif name in BLOCK:
             out[f"{prefix}.{BLOCK[name][0]}.{kind}"] = v
         else:
-            raise ValueError(f"no Hugging Face name for {k!r}")
+            raise CheckpointError(f"no Hugging Face name for {k!r}")
     return out
 
 
@@ -119,7 +121,7 @@ def hf_config(cfg: dict):
     img = cfg.get("img_size", 224)
     if not isinstance(img, int):
         if img[0] != img[1]:
-            raise ValueError(f"Hugging Face ViT takes square images only, this model is {img[0]}x{img[1]}")
+            raise ConfigError(f"Hugging Face ViT takes square images only, this model is {img[0]}x{img[1]}")
         img = img[0]
     encoder = dict(hidden_size=dim, num_hidden_layers=cfg["depth"], num_attention_heads=cfg["num_heads"],
                    intermediate_size=int(dim * cfg.get("mlp_ratio", 4.0)), hidden_act="gelu", layer_norm_eps=1e-6,

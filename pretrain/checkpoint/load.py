@@ -108,10 +108,11 @@ def load_pretrained(model: nn.Module, path_or_state, *, strict: bool = True, all
                     allow_unexpected=(), source: str = None) -> LoadReport:
     """Load a checkpoint (a path in any supported layout, or a state dict) into `model`.
 
-    A model without an MAE decoder gets the encoder only (plus any other keys it has, e.g. a
-    fine-tuned head); position tables are resized to the model's grid. With `strict`, missing
-    keys not matching `allow_missing` (fnmatch patterns such as 'head.*') and unused keys not
-    matching `allow_unexpected` are an error naming them; another width is always an error.
+    A checkpoint with exactly the model's keys loads whole. Otherwise a model without an MAE
+    decoder gets the encoder only (plus any other keys it has, e.g. a fine-tuned head). Position
+    tables are resized to the model's grid. With `strict`, missing keys not matching
+    `allow_missing` (fnmatch patterns such as 'head.*') and unused keys not matching
+    `allow_unexpected` are an error naming them; another width is always an error.
     """
     if isinstance(path_or_state, (str, os.PathLike)):
         ckpt = load_checkpoint(path_or_state)
@@ -124,14 +125,15 @@ def load_pretrained(model: nn.Module, path_or_state, *, strict: bool = True, all
         raise CheckpointError(f"{source} is empty: no tensors to load")
     report = LoadReport(source=source)
     own = model.state_dict()
+    whole = set(state) == set(own)  # a checkpoint of this very model (e.g. `mae test` on a trained task)
     # a task model whose ViT keys sit at the top level: take the encoder (a model that nests its ViT,
     # e.g. a detector's `backbone.net.*`, gets its own checkpoints as they are)
-    if not any(k.startswith(PRETRAIN_ONLY) for k in own) and any(is_encoder_key(k) for k in own):
+    if not whole and not any(k.startswith(PRETRAIN_ONLY) for k in own) and any(is_encoder_key(k) for k in own):
         enc = encoder_state(state, source)
         kept = {**{k: v for k, v in state.items() if k in own and not is_encoder_key(k)}, **enc}
         report.dropped = [k for k in state if k not in kept]
         state = kept
-    elif not any(is_encoder_key(k) for k in state):
+    elif not whole and not any(is_encoder_key(k) for k in state):
         encoder_state(state, source)  # raises, naming what the file holds
     w = "patch_embed.proj.weight"
     if w in own and w in state and own[w].shape != state[w].shape:

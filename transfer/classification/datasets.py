@@ -19,6 +19,7 @@ from timm.data import create_transform
 from torch.utils.data import Dataset
 
 from pretrain.data import IMG_EXTENSIONS, DataError, embedded_images
+from pretrain.errors import ConfigError
 from pretrain.registry import DATASETS
 
 EVAL_TRANSFORM = dict(input_size=224, is_training=False, interpolation="bicubic", crop_pct=0.875)
@@ -136,7 +137,7 @@ class EmbeddedPhotos(Dataset):
 
     def __init__(self, split: str = "train", length: int = 256, transform: Optional[dict] = None, seed: int = 0):
         if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+            raise ConfigError(f"split must be 'train' or 'val', got {split!r}")
         self.split, self.length, self.seed = split, length, seed
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -8,6 +8,7 @@ import os
 from typing import Optional
 
 from pretrain.data import DataError
+from pretrain.errors import ConfigError
 from pretrain.registry import DATASETS
 
 from .datasets import LabelledImages
@@ -44,7 +45,7 @@ class INaturalist(LabelledImages):
     def __init__(self, data_root: str, year: int = 2018, split: str = "train", ann_file: Optional[str] = None,
                  transform: Optional[dict] = None):
         if year not in INAT:
-            raise ValueError(f"iNaturalist year must be one of {sorted(INAT)}, got {year}")
+            raise ConfigError(f"iNaturalist year must be one of {sorted(INAT)}, got {year}")
         pattern, img_dir = INAT[year]
         ann = os.path.join(data_root, ann_file or pattern.format(split=split))
         check_exists(data_root, "iNaturalist root")
@@ -112,6 +113,6 @@ class Places(FileList):
 
     def __init__(self, data_root: str, version: int = 365, split: str = "train", transform: Optional[dict] = None):
         if (version, split) not in PLACES:
-            raise ValueError(f"Places version/split must be one of {sorted(PLACES)}, got {(version, split)}")
+            raise ConfigError(f"Places version/split must be one of {sorted(PLACES)}, got {(version, split)}")
         ann_file, img_dir = PLACES[(version, split)]
         super().__init__(data_root, ann_file, img_dir, num_classes=version, transform=transform)

@@ -13,14 +13,16 @@ from typing import List, Union
 
 import torch.nn as nn
 
+from pretrain.errors import ConfigError
+
 NAMED = ("all", "head", "last_mlp")
 
 
 def check_trainable(trainable: Union[str, int], depth: int) -> None:
     if isinstance(trainable, bool) or not (trainable in NAMED or isinstance(trainable, int)):
-        raise ValueError(f"trainable must be one of {NAMED} or a number of blocks, got {trainable!r}")
+        raise ConfigError(f"trainable must be one of {NAMED} or a number of blocks, got {trainable!r}")
     if isinstance(trainable, int) and not 0 <= trainable <= depth:
-        raise ValueError(f"trainable={trainable} blocks is outside 0 ... {depth} for a {depth}-block ViT")
+        raise ConfigError(f"trainable={trainable} blocks is outside 0 ... {depth} for a {depth}-block ViT")
 
 
 def _final_norm(model: nn.Module) -> nn.Module:

@@ -8,6 +8,7 @@ weight decay of 0 the update equals the official one (tests/test_classification_
 """
 from timm.optim import Lars
 
+from pretrain.errors import ConfigError
 from pretrain.registry import OPTIMIZERS
 
 
@@ -17,7 +18,7 @@ class MAELars(Lars):
                  trust_coeff: float = 0.001, **kwargs):
         params = list(params)
         if params and isinstance(params[0], dict):
-            raise ValueError("LARS groups the parameters itself (weights vs biases and norms): "
+            raise ConfigError("LARS groups the parameters itself (weights vs biases and norms): "
                              "give it the parameters, not parameter groups (no paramwise_cfg)")
         params = [p for p in params if p.requires_grad]
         groups = [

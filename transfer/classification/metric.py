@@ -4,6 +4,7 @@ from typing import Sequence
 import torch
 from mmengine.evaluator import BaseMetric
 
+from pretrain.errors import DataError
 from pretrain.registry import METRICS
 
 
@@ -26,7 +27,7 @@ class TopKAccuracy(BaseMetric):
         for sample in data_samples:
             logits, label = sample["logits"], sample["label"]
             if label is None:
-                raise ValueError("the evaluation data carry no labels: top-k accuracy needs them")
+                raise DataError("the evaluation data carry no labels: top-k accuracy needs them")
             self.results.append(int((logits > logits[int(label)]).sum()))
 
     def compute_metrics(self, results: list) -> dict:

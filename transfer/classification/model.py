@@ -14,6 +14,7 @@ from timm.data import Mixup
 from timm.layers import trunc_normal_
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
+from pretrain.errors import ConfigError
 from pretrain.registry import MODELS
 from pretrain.vit import ViT
 
@@ -47,7 +48,7 @@ class ViTClassifier(ViT, BaseModel):
         if data_preprocessor is not None:
             self.data_preprocessor = MODELS.build(data_preprocessor)
         if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
+            raise ConfigError(f"num_classes must be positive, got {num_classes}")
         self.num_classes, self.global_pool = num_classes, global_pool
         if global_pool:
             self.fc_norm = nn.LayerNorm(embed_dim, eps=1e-6)

@@ -15,6 +15,7 @@ from mmseg.registry import MODELS
 from timm.layers import resize_rel_pos_bias_table
 from timm.models.beit import gen_relative_position_index
 
+from pretrain.errors import ConfigError
 from pretrain.vit import ARCHS, ViT
 
 # Blocks (0-based) whose outputs feed the neck: after blocks 4, 6, 8, 12 of ViT-B (BEiT/MAE recipe),
@@ -43,19 +44,19 @@ class MAEViT(ViT):
                  init_cfg=None, **kwargs):
         if arch is not None:
             if arch not in ARCHS:
-                raise ValueError(f"unknown ViT {arch!r}; choose one of {sorted(ARCHS)}")
+                raise ConfigError(f"unknown ViT {arch!r}; choose one of {sorted(ARCHS)}")
             dim, depth, heads, patch = ARCHS[arch]
             kwargs = dict(dict(embed_dim=dim, depth=depth, num_heads=heads, patch_size=patch), **kwargs)
         super().__init__(img_size=img_size, drop_path_rate=drop_path_rate, learnable_pos_embed=True, **kwargs)
         depth = len(self.blocks)
         if out_indices is None:
             if depth not in DEFAULT_OUT_INDICES:
-                raise ValueError(f"no default out_indices for a {depth}-block ViT: set out_indices")
+                raise ConfigError(f"no default out_indices for a {depth}-block ViT: set out_indices")
             out_indices = DEFAULT_OUT_INDICES[depth]
         self.out_indices = tuple(out_indices)
         bad = [i for i in self.out_indices if not 0 <= i < depth]
         if bad:
-            raise ValueError(f"out_indices {bad} out of range for a {depth}-block ViT")
+            raise ConfigError(f"out_indices {bad} out of range for a {depth}-block ViT")
         self.norm = nn.Identity()  # unused: features come from inside the network
         self.use_rel_pos_bias = use_rel_pos_bias
         if use_rel_pos_bias:

@@ -14,6 +14,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
+from pretrain.errors import ConfigError
+
 SPLITS = {"training": "ADE_train", "validation": "ADE_val"}
 MARKER = "synthetic.json"
 
@@ -92,7 +94,7 @@ def write_ade20k(root: str, num_train: int = 32, num_val: int = 8, size=(128, 12
     Uses the first `num_classes` ADE20K class ids (half as background "stuff", half as objects).
     Returns `root`. Same arguments, same files (up to JPEG encoding)."""
     if not 2 <= num_classes <= 150:
-        raise ValueError(f"num_classes must be in [2, 150], got {num_classes}")
+        raise ConfigError(f"num_classes must be in [2, 150], got {num_classes}")
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     looks = class_looks(num_classes, seed)
     classes = np.arange(num_classes)
