@@ -17,9 +17,12 @@ from .errors import ConfigError
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list:
-    """Decay on weight matrices only: not on biases, norms, tokens or position embeddings."""
-    skip = set(getattr(model, "no_weight_decay", lambda: set())())
+def param_groups(model: nn.Module, weight_decay: float, decay_tokens: bool = True) -> list:
+    """The official main_pretrain.py rule (timm's `add_weight_decay` with no skip list): decay every
+    trainable parameter of 2+ dims except biases, so `cls_token` and `mask_token` are decayed; norms
+    and biases are not, and the fixed position tables are frozen. `decay_tokens=False` also keeps
+    the model's `no_weight_decay()` names (class and mask tokens) out of decay, as fine-tuning does."""
+    skip = set() if decay_tokens else set(getattr(model, "no_weight_decay", lambda: set())())
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -36,20 +39,28 @@ def fused_supported(model: nn.Module) -> bool:
 
 
 def build_adamw(model: nn.Module, lr: float, weight_decay: float = 0.05, betas=(0.9, 0.95),
-                fused: bool = True) -> torch.optim.AdamW:
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=tuple(betas),
+                fused: bool = True, decay_tokens: bool = True) -> torch.optim.AdamW:
+    return torch.optim.AdamW(param_groups(model, weight_decay, decay_tokens), lr=lr, betas=tuple(betas),
                              fused=fused and fused_supported(model))
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class PretrainOptimWrapperConstructor:
     """optim_wrapper = dict(constructor='PretrainOptimWrapperConstructor',
-    optimizer=dict(lr=..., weight_decay=..., betas=...), type='PrecisionOptimWrapper', ...)"""
+    optimizer=dict(lr=..., weight_decay=..., betas=...), type='PrecisionOptimWrapper', ...)
+
+    Weight decay follows the official pretraining (see `param_groups`);
+    `paramwise_cfg=dict(decay_tokens=False)` keeps the class and mask tokens out of decay."""
+
+    PARAMWISE_KEYS = ("decay_tokens",)
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg=None):
         self.cfg = dict(optim_wrapper_cfg)
-        if paramwise_cfg:
-            raise ConfigError("PretrainOptimWrapperConstructor takes no paramwise_cfg: decay rules are fixed")
+        self.paramwise = dict(paramwise_cfg or {})
+        unknown = sorted(set(self.paramwise) - set(self.PARAMWISE_KEYS))
+        if unknown:
+            raise ConfigError(f"PretrainOptimWrapperConstructor: unknown paramwise_cfg keys {unknown}; "
+                              f"known: {list(self.PARAMWISE_KEYS)}")
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         model = getattr(model, "module", model)
@@ -58,7 +69,7 @@ class PretrainOptimWrapperConstructor:
         kind = opt.pop("type", "AdamW")
         if kind != "AdamW":
             raise ConfigError(f"pretraining uses AdamW, got optimizer type {kind!r}")
-        optimizer = build_adamw(model, **opt)
+        optimizer = build_adamw(model, **opt, decay_tokens=self.paramwise.get("decay_tokens", True))
         cfg.setdefault("type", "PrecisionOptimWrapper")
         if cfg["type"] == "PrecisionOptimWrapper":
             device_type = next(model.parameters()).device.type

@@ -4,11 +4,14 @@ import torch
 from pretrain.masking import BlockMasking, GridMasking, RandomMasking, build_sampler, hash_uniform, num_keep
 
 
-def test_keeps_round_n_times_one_minus_r():
-    for n_side, r in [(14, 0.75), (7, 0.75), (4, 0.5), (14, 0.9)]:
-        spec = RandomMasking(r)(3, (n_side, n_side), "cpu")
+# kept patches = int(N * (1 - ratio)) as the official random_masking (rounded down, not to nearest):
+# 196 * 0.3 = 58.8 -> 58, 196 * 0.1 = 19.6 -> 19, 49 * 0.25 = 12.25 -> 12
+@pytest.mark.parametrize("n_side,r,k", [(14, 0.7, 58), (14, 0.9, 19), (14, 0.75, 49), (7, 0.75, 12), (4, 0.5, 8)])
+def test_keeps_int_n_times_one_minus_r_like_the_official_code(n_side, r, k):
+    assert num_keep(n_side * n_side, r) == k
+    for sampler in (RandomMasking(r), BlockMasking(r, min_block=4)):
+        spec = sampler(3, (n_side, n_side), "cpu")
         n = n_side * n_side
-        k = int(round(n * (1 - r)))
         assert spec.ids_keep.shape == (3, k)
         assert torch.all(spec.mask.sum(1) == n - k)
         # kept ids are exactly the unmasked positions

@@ -108,18 +108,38 @@ def test_lr_follows_total_batch(demo_config, tiny_options):
 
 
 def test_weight_decay_groups():
+    """Official main_pretrain.py (timm's add_weight_decay, no skip list): everything of 2+ dims but
+    biases decays, the class and mask tokens included; decay_tokens=False keeps the tokens out."""
     from pretrain.mae import MaskedAutoencoder
-    from pretrain.optim import param_groups
+    from pretrain.optim import PretrainOptimWrapperConstructor, param_groups
     m = MaskedAutoencoder(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32,
                           decoder_depth=1, decoder_num_heads=2)
-    decay, no_decay = param_groups(m, 0.05)
     names = {id(p): n for n, p in m.named_parameters()}
-    nd = {names[id(p)] for p in no_decay["params"]}
-    d = {names[id(p)] for p in decay["params"]}
-    assert {"cls_token", "mask_token", "norm.weight", "blocks.0.attn.qkv.bias"} <= nd
-    assert "pos_embed" not in nd | d  # frozen
-    assert all(n.endswith("weight") and "norm" not in n for n in d)
-    assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+
+    def split(groups):
+        decay, no_decay = groups
+        assert decay["weight_decay"] == 0.05 and no_decay["weight_decay"] == 0.0
+        return {names[id(p)] for p in decay["params"]}, {names[id(p)] for p in no_decay["params"]}
+
+    tokens = {"cls_token", "mask_token"}
+    matrices = {"patch_embed.proj.weight", "blocks.0.attn.qkv.weight", "blocks.0.mlp.fc1.weight",
+                "decoder_embed.weight", "decoder_blocks.0.attn.proj.weight", "decoder_pred.weight"}
+    vectors = {"norm.weight", "norm.bias", "blocks.0.attn.qkv.bias", "patch_embed.proj.bias", "decoder_norm.weight",
+               "decoder_pred.bias"}
+    d, nd = split(param_groups(m, 0.05))
+    assert tokens | matrices <= d and vectors <= nd
+    assert not {"pos_embed", "decoder_pos_embed"} & (d | nd)  # fixed sin-cos: frozen
+    assert d | nd == {n for n, p in m.named_parameters() if p.requires_grad} and not d & nd
+    d_old, nd_old = split(param_groups(m, 0.05, decay_tokens=False))
+    assert d_old == d - tokens and nd_old == nd | tokens
+
+    # the config switch: optim_wrapper.paramwise_cfg = dict(decay_tokens=False)
+    cfg = dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.05))
+    for paramwise, expected in ((None, d), (dict(decay_tokens=False), d_old)):
+        wrapper = PretrainOptimWrapperConstructor(cfg, paramwise)(m)
+        assert {names[id(p)] for p in wrapper.optimizer.param_groups[0]["params"]} == expected
+    with pytest.raises(ConfigError, match=r"unknown paramwise_cfg keys \['decay_cls'\]; known: \['decay_tokens'\]"):
+        PretrainOptimWrapperConstructor(cfg, dict(decay_cls=False))
 
 
 def test_unknown_config_key(demo_config):

@@ -11,5 +11,7 @@ optim_wrapper = dict(
     constructor='PretrainOptimWrapperConstructor',
     precision='auto',  # bf16 where the hardware runs it fast, else fp32; 'fp16' on CUDA uses a loss scaler
     optimizer=dict(type='AdamW', betas=(0.9, 0.95), weight_decay=0.05),
+    # decay as the official main_pretrain.py: every weight matrix and the class / mask tokens, not biases or
+    # norms; paramwise_cfg=dict(decay_tokens=False) keeps the tokens out of decay (this toolkit's former rule)
     accumulative_counts=1,
 )
