@@ -1,6 +1,24 @@
-"""MAE core: ViT encoder, masking, decoder, targets, losses, data and pretraining hooks."""
-from . import data, hooks, optim, resilience  # noqa: F401  (register components)
-from .mae import MaskedAutoencoder, build_mae
-from .vit import ViT, build_vit
+"""MAE core: ViT encoder, masking, decoder, targets, losses, data and pretraining hooks.
 
-__all__ = ["MaskedAutoencoder", "build_mae", "ViT", "build_vit"]
+Importing a submodule (e.g. `pretrain.vit`) imports only what it needs: no hooks, data readers or
+plotting. `register_all()` registers every component in the 'mae' scope (mmengine also does it on
+the first lookup there, through `pretrain.registry.LOCATIONS`).
+"""
+import importlib
+
+_LAZY = {"MaskedAutoencoder": "mae", "build_mae": "mae", "ViT": "vit", "build_vit": "vit"}
+
+__all__ = ["MaskedAutoencoder", "build_mae", "ViT", "build_vit", "register_all"]
+
+
+def register_all() -> None:
+    from .registry import LOCATIONS
+
+    for module in LOCATIONS:
+        importlib.import_module(module)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

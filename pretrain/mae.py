@@ -1,8 +1,8 @@
 """The masked autoencoder: encoder on visible patches only, light decoder with mask tokens.
 
 Hot-path choices (the maths is the paper's; see tests/test_mae_model.py for the reference check):
-- Patches are projected after masking, so the patch embedding runs on visible patches only
-  (`patch_embed.proj` is a stride-p conv, i.e. a linear map of each flattened patch).
+- Patches are projected after masking (`ViT.tokens` with the visible ids), so the patch
+  embedding runs on visible patches only.
 - Tokens stay in shuffled order [cls, visible..., removed...] in the decoder, with position
   embeddings gathered to match. Attention and MLPs are permutation-equivariant, so this equals
   unshuffling with `ids_restore`, and the removed patches are then one contiguous slice: the
@@ -20,11 +20,11 @@ from mmengine.dist import all_reduce_dict, is_distributed
 from mmengine.model import BaseModel
 from timm.models.vision_transformer import Block
 
+from .errors import ConfigError
 from .losses import mse_on_selected
 from .masking import MaskSpec, build_sampler
 from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
-from .errors import ConfigError
 from .targets import gather_tokens, patchify, pixel_target
 from .archs import ARCHS, MAE_DECODER
 from .vit import ViT
@@ -120,18 +120,12 @@ class MaskedAutoencoder(ViT, BaseModel):
         return sincos_like(self.decoder_pos_embed, grid)
 
     def forward_encoder(self, imgs: torch.Tensor, spec: MaskSpec) -> torch.Tensor:
-        """Encoder tokens in shuffled order: (B, 1+K, D), or (B, 1+N, D) with encoder mask tokens."""
-        p = self.patch_size
-        b, c, h, w = imgs.shape
-        pos = self.pos_embed_for((h // p, w // p))
-        # (B, N, C*p*p) in the conv weight's (c, i, j) order
-        patches = imgs.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).flatten(3).flatten(1, 2)
-        proj = self.patch_embed.proj
-        x = F.linear(gather_tokens(patches, spec.ids_keep), proj.weight.flatten(1), proj.bias)
+        """Encoder tokens in shuffled order: (B, 1+K, D), or (B, 1+N, D) with encoder mask tokens.
+        The tokens come from the ViT's own `tokens` (visible patches only)."""
         if self.encoder_mask_tokens:  # ablation: removed patches enter the encoder as a learned token
-            x = torch.cat([x, self.encoder_mask_token.expand(b, spec.ids_masked.shape[1], -1).to(x.dtype)], dim=1)
-        x = x + gather_tokens(pos[:, 1:].expand(b, -1, -1), spec.ids_shuffle[:, :x.shape[1]])
-        x = torch.cat([(self.cls_token + pos[:, :1]).expand(b, -1, -1).to(x.dtype), x], dim=1)
+            x = self.tokens(imgs, spec.ids_shuffle, spec.len_keep, self.encoder_mask_token)
+        else:
+            x = self.tokens(imgs, spec.ids_keep)
         for blk in self.blocks:
             x = blk(x)
         return self.norm(x)

@@ -9,8 +9,11 @@ _ROOTS = ["RUNNERS", "RUNNER_CONSTRUCTORS", "LOOPS", "HOOKS", "STRATEGIES", "DAT
           "OPTIM_WRAPPER_CONSTRUCTORS", "PARAM_SCHEDULERS", "METRICS", "EVALUATOR", "TASK_UTILS",
           "VISUALIZERS", "VISBACKENDS", "LOG_PROCESSORS", "INFERENCERS", "FUNCTIONS"]
 
+# the modules that register components: mmengine imports them on the first lookup in this scope
+LOCATIONS = ["pretrain.data", "pretrain.hooks", "pretrain.mae", "pretrain.optim", "pretrain.resilience"]
+
 _children = {name: Registry(getattr(root, name).name, parent=getattr(root, name), scope="mae",
-                            locations=["pretrain"]) for name in _ROOTS}
+                            locations=LOCATIONS) for name in _ROOTS}
 
 MODELS = _children["MODELS"]
 DATASETS = _children["DATASETS"]

@@ -2,13 +2,10 @@
 import os
 from typing import Optional
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure  # a bare Figure draws to files without pyplot or a backend switch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from .targets import patch_stats, patchify, unpatchify  # noqa: E402
+from .targets import patch_stats, patchify, unpatchify
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,7 +63,8 @@ def reconstruction_panels(model, imgs: torch.Tensor, noise: Optional[torch.Tenso
 def save_reconstruction_png(panels: dict, path: str, title: str = "") -> str:
     names = list(panels)
     n = panels[names[0]].shape[0]
-    fig, axes = plt.subplots(n, len(names), figsize=(2.6 * len(names), 2.6 * n), squeeze=False)
+    fig = Figure(figsize=(2.6 * len(names), 2.6 * n))
+    axes = fig.subplots(n, len(names), squeeze=False)
     for r in range(n):
         for c, name in enumerate(names):
             ax = axes[r][c]
@@ -80,7 +78,6 @@ def save_reconstruction_png(panels: dict, path: str, title: str = "") -> str:
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -89,7 +86,8 @@ def fixed_noise(batch: int, num_patches: int, seed: int = 0) -> torch.Tensor:
 
 
 def save_loss_curve(iters: list, losses: list, path: str, title: str = "MAE reconstruction loss") -> str:
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     ax.plot(iters, losses, lw=1)
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss (masked patches)")
@@ -97,5 +95,4 @@ def save_loss_curve(iters: list, losses: list, path: str, title: str = "MAE reco
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -5,16 +5,18 @@ Parameter names match the official MAE / timm checkpoints (`patch_embed.proj`, `
 timm's (fused scaled-dot-product attention, drop path).
 """
 from functools import partial
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 
 from .archs import ARCHS, get_arch  # noqa: F401  (ARCHS re-exported: the one architecture table)
 from .errors import ConfigError
 from .pos_embed import resample_pos_embed, sincos_2d
+from .targets import gather_tokens
 
 
 def check_image_size(h: int, w: int, patch: int) -> None:
@@ -57,13 +59,37 @@ class ViT(nn.Module):
         return resample_pos_embed(self.pos_embed, grid, self.grid, sincos=not self.pos_embed.requires_grad)
 
     # ---- forward ----------------------------------------------------------------------------
-    def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Patch tokens + cls token with position embeddings, before the blocks."""
-        grid = self.grid_of(x)
-        pos = self.pos_embed_for(grid)
-        t = self.patch_embed(x) + pos[:, 1:]
-        cls = (self.cls_token + pos[:, :1]).expand(t.shape[0], -1, -1)
+    def tokens(self, x: torch.Tensor, ids: Optional[torch.Tensor] = None, num_visible: Optional[int] = None,
+               mask_token: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """[cls, patch tokens], each plus its position embedding: the input of the blocks.
+
+        `ids` (B, M) picks patches in that order (MAE: the visible ones). They are projected after
+        the selection, so the patch embedding runs only on what the encoder sees. With `mask_token`
+        (1, 1, D) only the first `num_visible` of `ids` are projected and the others are that token
+        (the paper's encoder-with-mask-tokens ablation).
+        """
+        b = x.shape[0]
+        pos = self.pos_embed_for(self.grid_of(x))
+        if ids is None:
+            t = self.patch_embed(x) + pos[:, 1:]
+        else:
+            k = ids.shape[1] if mask_token is None else num_visible
+            t = self.project_patches(x, ids[:, :k])
+            if mask_token is not None:
+                t = torch.cat([t, mask_token.expand(b, ids.shape[1] - k, -1).to(t.dtype)], dim=1)
+            t = t + gather_tokens(pos[:, 1:].expand(b, -1, -1), ids)
+        cls = (self.cls_token + pos[:, :1]).expand(b, -1, -1).to(t.dtype)
         return torch.cat([cls, t], dim=1)
+
+    def project_patches(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """`patch_embed` of the patches `ids` (B, K) only: (B, K, D). `proj` is a stride-p conv,
+        i.e. one linear map of each flattened patch, so it can run on the selected patches."""
+        p = self.patch_size
+        b, c, h, w = x.shape
+        # (B, N, C*p*p) in the conv weight's (c, i, j) order
+        patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).flatten(3).flatten(1, 2)
+        proj = self.patch_embed.proj
+        return self.patch_embed.norm(F.linear(gather_tokens(patches, ids), proj.weight.flatten(1), proj.bias))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         t = self.tokens(x)

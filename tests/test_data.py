@@ -1,8 +1,10 @@
+import logging
 import os
 
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from PIL import Image
 
 from pretrain.data import DataError, EmbeddedImages, EpochSeedSampler, ImageFolder, load_image
@@ -48,9 +50,18 @@ def test_corrupt_image_skipped_and_counted(tmp_path, caplog):
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     ds = ImageFolder(str(tmp_path), img_size=16, max_bad_fraction=0.1)
     idx = ds.files.index(str(bad))
-    item = ds[(0, idx)]  # replaced by the next readable image
+    logger = MMLogger.get_current_instance()  # mmengine's logger does not propagate to the root one
+    logger.addHandler(caplog.handler)
+    try:
+        item = ds[(0, idx)]  # replaced by the next readable image
+        ds[(1, idx)]  # reported once, not at every visit
+    finally:
+        logger.removeHandler(caplog.handler)
     assert item["inputs"].shape == (3, 16, 16)
     assert ds.bad == {str(bad)}
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith(f"skipping unreadable image {bad} (")
+    assert warned[0].endswith("1 bad so far")
 
 
 def test_too_many_corrupt_images_is_an_error(tmp_path):

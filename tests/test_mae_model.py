@@ -158,12 +158,31 @@ def test_encoder_sees_visible_tokens_only():
 
 
 def test_gradient_flows_only_from_removed_patches():
-    m = tiny()
-    imgs = torch.randn(1, 3, 32, 32, requires_grad=True)
-    noise = torch.rand(1, 16)
-    loss, _, mask = m(imgs, noise=noise)
+    """The loss written over the predictions of every patch (official formula): visible-patch
+    predictions get exactly zero gradient, removed ones non-zero; and the model's own training
+    step (which predicts removed patches only) gets the same loss and parameter gradients."""
+    m = tiny(norm_pix_loss=True)
+    imgs, noise = torch.randn(2, 3, 32, 32), torch.rand(2, 16)
+    spec = m.mask(imgs, noise)
+    x = m.forward_decoder(m.forward_encoder(imgs, spec), spec, m.grid_of(imgs))  # every token, shuffled order
+    full = m.decoder_pred(m.decoder_norm(x[:, 1:]))
+    full.retain_grad()
+    pred = gather_tokens(full, spec.ids_restore)  # image order
+    loss_all = masked_mse(pred, pixel_target(patchify(imgs, 8), True), spec.mask)
+    loss_all.backward()
+    grad = gather_tokens(full.grad, spec.ids_restore).abs().sum(-1)
+    visible = spec.mask == 0
+    assert visible.sum() == 2 * 4 and torch.all(grad[visible] == 0)
+    assert torch.all(grad[~visible] > 0)
+    reference = {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None}
+
+    m.zero_grad(set_to_none=True)
+    loss, _, _ = m.forward_mae(imgs, noise)
     loss.backward()
-    assert imgs.grad is not None and torch.isfinite(imgs.grad).all()
+    torch.testing.assert_close(loss, loss_all, rtol=1e-6, atol=1e-7)
+    assert set(reference) == {k for k, p in m.named_parameters() if p.grad is not None}
+    for k, g in reference.items():
+        torch.testing.assert_close(dict(m.named_parameters())[k].grad, g, rtol=1e-4, atol=1e-6, msg=k)
 
 
 def test_any_image_size_and_clear_error():

@@ -17,7 +17,9 @@ DEMO = osp.join(osp.dirname(__file__), "..", "configs", "pretrain", "mae_vit-tin
 
 def iters_per_epoch(cfg) -> int:
     """Steps in one epoch of `cfg`'s loader (its dataset length over the total batch)."""
-    import pretrain  # noqa: F401  (registers our datasets)
+    import pretrain
+
+    pretrain.register_all()
     from pretrain.registry import DATASETS
 
     loader = cfg.train_dataloader

@@ -17,8 +17,10 @@ def load_weights(runner, path: str) -> None:
 def import_components() -> None:
     """Register our components in the 'mae' scope: pretrain's and transfer's shared ones (layer
     decay, task models); a task package with heavy dependencies comes via its config's `custom_imports`."""
-    import pretrain  # noqa: F401
+    import pretrain
     import transfer  # noqa: F401
+
+    pretrain.register_all()
 
 
 def train(config_path: str, work_dir: str = None, resume: bool = False, options: dict = None):
