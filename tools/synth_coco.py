@@ -2,6 +2,8 @@
 polygons and RLE, crowd regions, empty images; ids from 1) for tests, demos and CPU studies."""
 import argparse
 
+from pretrain.errors import ConfigError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("synth-coco", help="generate a synthetic COCO-layout detection set")
@@ -18,7 +20,7 @@ def run(args: argparse.Namespace) -> None:
     from transfer.detection.synthetic import make_synthetic_coco
 
     if args.train < 1 or args.val < 1 or args.size < 32:
-        raise ValueError("need at least 1 training and 1 validation image of at least 32 px")
+        raise ConfigError("need at least 1 training and 1 validation image of at least 32 px")
     paths = make_synthetic_coco(args.out, args.train, args.val, args.size, args.seed, args.max_objects)
     for split, path in paths.items():
         print(f"{split}: {path}")

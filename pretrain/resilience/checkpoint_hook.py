@@ -18,6 +18,7 @@ import torch
 from mmengine.dist import all_reduce, barrier, get_world_size, is_main_process
 from mmengine.hooks import CheckpointHook
 
+from ..errors import ConfigError
 from ..registry import HOOKS
 from . import faults
 from .atomic import CheckpointSaveError, atomic_write, remove_stale_temps
@@ -32,7 +33,7 @@ class ResilientCheckpointHook(CheckpointHook):
     def __init__(self, *args, every_minutes: float = 30, backend_args=None, **kwargs):
         super().__init__(*args, backend_args=backend_args or dict(backend="atomic_local"), **kwargs)
         if every_minutes < 0:
-            raise ValueError(f"every_minutes must be >= 0 (0: no time-based checkpoints), got {every_minutes}")
+            raise ConfigError(f"every_minutes must be >= 0 (0: no time-based checkpoints), got {every_minutes}")
         self.every_minutes = every_minutes
         self.flag = PreemptionFlag()
         self._last_save = time.monotonic()

@@ -12,6 +12,8 @@ import errno
 import os
 import signal
 
+from ..errors import ConfigError
+
 ENV = "MAE_FAULT"
 _counts = {}
 
@@ -28,9 +30,9 @@ def parse(spec: str) -> list:
             point, n, *rank = rest.split(":")
             faults.append((action, point, int(n), int(rank[0]) if rank else None))
         except ValueError:
-            raise ValueError(f"{ENV}={spec!r}: each fault is ACTION@POINT:N[:RANK], e.g. kill@save:2") from None
+            raise ConfigError(f"{ENV}={spec!r}: each fault is ACTION@POINT:N[:RANK], e.g. kill@save:2") from None
         if action not in ("kill", "term", "enospc", "raise") or point not in ("save", "iter", "picture"):
-            raise ValueError(f"{ENV}: unknown action or point in {item!r}")
+            raise ConfigError(f"{ENV}: unknown action or point in {item!r}")
     return faults
 
 

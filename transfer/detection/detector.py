@@ -22,6 +22,7 @@ from torchvision.models.detection.rpn import RPNHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
 from torchvision.ops import MultiScaleRoIAlign
 
+from pretrain.errors import ConfigError
 from pretrain.registry import MODELS
 
 # ImageNet statistics in 0-255 RGB units (the MAE encoder was pretrained on images normalised so).
@@ -70,7 +71,7 @@ class MaskRCNN(BaseModel):
         pyramid = MODELS.build(backbone)
         ch, levels = pyramid.out_channels, pyramid.level_names
         if len(anchor_sizes) != len(levels):
-            raise ValueError(f"{len(anchor_sizes)} anchor sizes for {len(levels)} pyramid levels {levels}")
+            raise ConfigError(f"{len(anchor_sizes)} anchor sizes for {len(levels)} pyramid levels {levels}")
         norm = LayerNorm2d
         rcnn = TorchvisionMaskRCNN(
             pyramid, None,

@@ -14,6 +14,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
+from pretrain.errors import ConfigError
 from pretrain.registry import METRICS
 
 from .coco import read_coco
@@ -74,7 +75,7 @@ class CocoMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         bad = set(iou_types) - {"bbox", "segm"}
         if bad:  # (not named `metrics`: mmengine takes a dict with that key for an Evaluator config)
-            raise ValueError(f"unknown COCO iou_types {sorted(bad)}; use 'bbox' and/or 'segm'")
+            raise ConfigError(f"unknown COCO iou_types {sorted(bad)}; use 'bbox' and/or 'segm'")
         self.ann_file, self.iou_types, self.outfile_prefix = ann_file, tuple(iou_types), outfile_prefix
         self._coco = None
 

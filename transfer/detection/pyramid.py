@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import LayerNorm2d
 
+from pretrain.errors import ConfigError
 from pretrain.registry import MODELS
 from pretrain.archs import get_arch
 
@@ -45,7 +46,7 @@ def rescale(dim: int, scale: float) -> tuple:
         return [], dim
     if scale == 0.5:
         return [nn.MaxPool2d(2, 2)], dim
-    raise ValueError(f"pyramid scale factor {scale} not supported; use 4.0, 2.0, 1.0 or 0.5")
+    raise ConfigError(f"pyramid scale factor {scale} not supported; use 4.0, 2.0, 1.0 or 0.5")
 
 
 class _Pyramid(nn.Module):
@@ -59,7 +60,7 @@ class _Pyramid(nn.Module):
         stride = self.net.patch_size
         self.strides = [int(stride / s) for s in scale_factors]
         if any(b != 2 * a for a, b in zip(self.strides, self.strides[1:])):
-            raise ValueError(f"pyramid strides {self.strides} are not consecutive powers of two")
+            raise ConfigError(f"pyramid strides {self.strides} are not consecutive powers of two")
         self.stage_names = []
         for scale, src in zip(scale_factors, self.sources):
             layers, width = rescale(self.net.out_channels[src], scale)
@@ -105,6 +106,6 @@ class MultiBlockPyramid(_Pyramid):
             net = dict(net, out_indices=evenly_spaced(depth, len(scale_factors)))
         super().__init__(net, out_channels, scale_factors, range(len(scale_factors)), top_block)
         if len(self.net.out_indices) != len(scale_factors):
-            raise ValueError(f"MultiBlockPyramid needs one ViT block per level: got out_indices "
+            raise ConfigError(f"MultiBlockPyramid needs one ViT block per level: got out_indices "
                              f"{self.net.out_indices} for {len(scale_factors)} levels")
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from timm.layers import DropPath, Mlp, PatchEmbed, trunc_normal_
 
+from pretrain.errors import ConfigError
 from pretrain.registry import MODELS
 from pretrain.archs import get_arch
 
@@ -23,7 +24,7 @@ def evenly_spaced(depth: int, n: int = 4) -> tuple:
     """The last block of each of n equal groups: (2, 5, 8, 11) for 12 blocks (ViTDet's global
     blocks, and the blocks the multi-block pyramid reads)."""
     if depth % n:
-        raise ValueError(f"cannot split {depth} blocks into {n} equal groups")
+        raise ConfigError(f"cannot split {depth} blocks into {n} equal groups")
     return tuple(range(depth // n - 1, depth, depth // n))
 
 
@@ -152,7 +153,7 @@ class ViTDet(nn.Module):
         self.out_indices = tuple(sorted(out_indices)) if out_indices is not None else (depth - 1,)
         bad = [i for i in self.global_blocks + self.out_indices if not 0 <= i < depth]
         if bad:
-            raise ValueError(f"block indices {bad} out of range for a {depth}-block ViT")
+            raise ConfigError(f"block indices {bad} out of range for a {depth}-block ViT")
         self.patch_size, self.embed_dim, self.depth = patch_size, embed_dim, depth
         self.pretrained, self.use_act_checkpoint = pretrained, use_act_checkpoint
         self.patch_embed = PatchEmbed(None, patch_size, in_chans, embed_dim, output_fmt="NHWC",
