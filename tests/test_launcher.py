@@ -181,3 +181,26 @@ def test_test_needs_a_test_loop(demo_config, tmp_path):
 def test_mae_test_help():
     r = cli("test", "--help")
     assert r.returncode == 0 and "usage: mae test" in r.stdout and "checkpoint" in r.stdout
+
+
+def test_only_config_errors_are_one_line():
+    """A component given an argument it does not take is a config error; a TypeError raised
+    inside a component is a bug and keeps its traceback (the CLI re-raises it)."""
+    from pretrain.registry import MODELS
+    from tools.cli import _run, builder_error
+
+    @MODELS.register_module(force=True)
+    class LauncherBuggy:
+        def __init__(self, width=1):
+            len(width)  # a bug: TypeError inside the component
+
+    with pytest.raises(TypeError) as bad_key:
+        MODELS.build(dict(type="LauncherBuggy", widht=2))
+    assert builder_error(bad_key.value) == f"config error: {bad_key.value.args[0]}"
+    assert "unexpected keyword argument 'widht'" in builder_error(bad_key.value)
+    with pytest.raises(TypeError) as bug:
+        MODELS.build(dict(type="LauncherBuggy", width=2))
+    assert builder_error(bug.value) is None
+    with pytest.raises(TypeError, match="has no len"):
+        _run(lambda: MODELS.build(dict(type="LauncherBuggy", width=2)))
+    assert _run(lambda: MODELS.build(dict(type="LauncherBuggy", widht=2))) == 2

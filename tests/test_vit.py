@@ -41,3 +41,13 @@ def test_drop_path_only_in_training():
     torch.manual_seed(2)
     assert not torch.equal(a, m(x))
     assert m.blocks[-1].drop_path1.drop_prob == pytest.approx(0.5)
+
+
+def test_importing_the_vit_imports_no_hooks_data_or_plotting():
+    import subprocess
+    import sys
+    code = ("import sys, pretrain.vit; print(sorted(m for m in sys.modules if m.startswith("
+            "('pretrain.hooks', 'pretrain.data', 'pretrain.visualize', 'matplotlib'))))")
+    root = __file__.rsplit("/tests/", 1)[0]
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr[-2000:]
