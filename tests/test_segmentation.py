@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("mmseg", reason="segmentation needs the 'seg' extra: pip install -e .[seg]")
 
 from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
 
 import transfer.segmentation  # noqa: E402,F401
 from mmseg.registry import DATASETS, METRICS, MODELS  # noqa: E402
@@ -25,7 +25,9 @@ PAPER_CFG = os.path.join(ROOT, "configs", "segmentation", "upernet_mae_vit-base-
 
 @pytest.fixture(autouse=True)
 def mmseg_scope():
-    init_default_scope("mmseg")
+    """mmseg's scope for these tests only (a leaked default scope breaks later builds in our scope)."""
+    with DefaultScope.overwrite_default_scope("mmseg"):
+        yield
 
 
 def tiny_backbone(**kw):

@@ -22,8 +22,11 @@ def iters_per_epoch(cfg) -> int:
     pretrain.register_all()
     from pretrain.registry import DATASETS
 
+    from mmengine.registry import DefaultScope
+
     loader = cfg.train_dataloader
-    n = len(DATASETS.build(loader.dataset))
+    with DefaultScope.overwrite_default_scope(cfg.get("default_scope", "mae")):  # not whatever scope is current
+        n = len(DATASETS.build(loader.dataset))
     return max(1, n // loader.batch_size) if loader.get("drop_last", False) else math.ceil(n / loader.batch_size)
 
 
