@@ -4,13 +4,17 @@ import os
 from tools.config import ConfigError, finalize, load_config  # noqa: F401  (the launcher's API)
 
 
-def load_weights(runner, path: str) -> None:
+def load_weights(runner, path: str, pretrained: bool = False) -> None:
     """Strict load through pretrain's checkpoint library (any layout it reads), report logged:
-    mmengine's own `load_from` only warns about keys that do not fit."""
+    mmengine's own `load_from` only warns about keys that do not fit. With `pretrained` (a
+    training run's `load_from`), a task model's `load_from_rules()` name the keys it adds to a
+    pretrained encoder (a new head, say), which may then be absent from the file."""
     from pretrain.checkpoint import load_pretrained
     from pretrain.hooks import bare_model
 
-    report = load_pretrained(bare_model(runner), path, strict=True)
+    model = bare_model(runner)
+    rules = model.load_from_rules() if pretrained and hasattr(model, "load_from_rules") else {}
+    report = load_pretrained(model, path, strict=True, **rules)
     runner.logger.info(f"loaded weights: {report.summary()}")
 
 
@@ -39,6 +43,6 @@ def train(config_path: str, work_dir: str = None, resume: bool = False, options:
     if note:
         runner.logger.warning(note)
     if load_from and not cfg.resume:
-        load_weights(runner, load_from)
+        load_weights(runner, load_from, pretrained=True)
     runner.train()
     return runner
