@@ -40,3 +40,9 @@ def test_tiny_ade20k_train_then_test_prints_miou_macc_aacc_and_draws_pictures(tm
     assert {"aAcc", "mIoU", "mAcc"} <= set(metrics) and 0 <= metrics["mIoU"] <= 100
     pictures = glob.glob(str(tmp_path / "test" / "*" / "vis_data" / "vis_image" / "*.png"))
     assert len(pictures) == 8  # ground truth beside prediction, one per validation image
+
+    # the multi-scale + flip variant loads the same checkpoint into the model inside SegTTAModel
+    ms = CONFIG.replace("_cpu.py", "_cpu-ms.py")
+    out = mae("test", ms, os.path.join(work, "iter_4.pth"), "--work-dir", str(tmp_path / "test_ms"),
+              "--cfg-options", "model.module.test_cfg.stride=[64,64]", cwd=tmp_path)
+    assert {"aAcc", "mIoU", "mAcc"} <= set(json.load(open(tmp_path / "test_ms" / "test_metrics.json"))["metrics"])
