@@ -95,6 +95,8 @@ class ReconstructionHook(Hook):
         if not is_main_process():
             return
         model = bare_model(runner)
+        if getattr(model, "target_kind", "pixel") == "token":  # predicts token ids: no pixels to draw
+            return
         size = model.grid[0] * model.patch_size
         imgs = normalize(self._images(runner, size), *norm_stats(model)).to(next(model.parameters()).device)
         noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], self.seed).to(imgs.device)

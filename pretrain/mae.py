@@ -25,6 +25,7 @@ from .losses import mse_on_selected
 from .masking import MaskSpec, build_sampler
 from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
+from .target_family import build_target
 from .targets import gather_tokens, patchify, pixel_target
 from .archs import ARCHS, MAE_DECODER
 from .vit import ViT
@@ -66,13 +67,17 @@ class MaskedAutoencoder(ViT, BaseModel):
     def __init__(self, img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24, num_heads=16,
                  decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16, mlp_ratio=4.0,
                  norm_pix_loss=False, mask_ratio=0.75, mask_sampler="random", encoder_mask_tokens=False,
-                 data_preprocessor: Optional[dict] = None):
+                 target=None, data_preprocessor: Optional[dict] = None):
         super().__init__(img_size=img_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim,
                          depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
         if data_preprocessor is not None:
             self.data_preprocessor = MODELS.build(data_preprocessor)
         self.sampler = build_sampler(mask_sampler, mask_ratio)
-        self.norm_pix_loss = norm_pix_loss
+        # the target family (target_family.py); `target=None` keeps the `norm_pix_loss` switch
+        pp = data_preprocessor or {}
+        target_maker = build_target(target, patch_size ** 2 * in_chans, norm_pix_loss, pp.get("mean"), pp.get("std"))
+        self.target_kind = target_maker.kind
+        self.norm_pix_loss = self.target_kind == "norm_pixel"
         self.encoder_mask_tokens = encoder_mask_tokens
         if encoder_mask_tokens:  # ablation (paper Table 1c): the encoder also processes removed patches
             self.encoder_mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -86,7 +91,8 @@ class MaskedAutoencoder(ViT, BaseModel):
             Block(decoder_embed_dim, decoder_num_heads, mlp_ratio, qkv_bias=True, norm_layer=norm)
             for _ in range(decoder_depth)])
         self.decoder_norm = norm(decoder_embed_dim)
-        self.decoder_pred = nn.Linear(decoder_embed_dim, patch_size ** 2 * in_chans, bias=True)
+        self.decoder_pred = nn.Linear(decoder_embed_dim, target_maker.out_dim(patch_size ** 2 * in_chans), bias=True)
+        self.target_maker = target_maker  # no parameters: the state dict keeps the official keys
         self.initialize_weights()
 
     # ---- init (as the official code) --------------------------------------------------------
@@ -152,7 +158,9 @@ class MaskedAutoencoder(ViT, BaseModel):
         return x[:, start:] if removed_only else x
 
     def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        return pixel_target(gather_tokens(patchify(imgs, self.patch_size), ids), self.norm_pix_loss)
+        if self.target_kind in ("pixel", "norm_pixel"):
+            return pixel_target(gather_tokens(patchify(imgs, self.patch_size), ids), self.norm_pix_loss)
+        return self.target_maker.make(imgs, ids, self.patch_size, self.grid_of(imgs))
 
     # ---- entry points ---------------------------------------------------------------------------
     def forward_mae(self, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None,
@@ -162,7 +170,10 @@ class MaskedAutoencoder(ViT, BaseModel):
         latent = self.forward_encoder(imgs, spec)
         removed = self.forward_decoder(latent, spec, self.grid_of(imgs), removed_only=True)
         pred = self.decoder_pred(self.decoder_norm(removed))
-        loss = mse_on_selected(pred, self.target(imgs, spec.ids_masked))
+        if self.target_kind in ("pixel", "norm_pixel"):
+            loss, self.last_logs = mse_on_selected(pred, self.target(imgs, spec.ids_masked)), {}
+        else:
+            loss, self.last_logs = self.target_maker.loss(pred, self.target(imgs, spec.ids_masked))
         return loss, pred, spec.mask
 
     @torch.no_grad()
@@ -171,6 +182,8 @@ class MaskedAutoencoder(ViT, BaseModel):
         spec = self.mask(imgs, noise)
         x = self.forward_decoder(self.forward_encoder(imgs, spec), spec, self.grid_of(imgs))
         pred = self.decoder_pred(self.decoder_norm(x[:, 1:]))
+        if self.target_kind == "pca":  # coefficients -> normalised-image pixels
+            pred = self.target_maker.to_pixels(pred)
         return gather_tokens(pred, spec.ids_restore), spec.mask
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[torch.Tensor] = None, mode: str = "tensor",
@@ -179,7 +192,7 @@ class MaskedAutoencoder(ViT, BaseModel):
         seeds = data_samples if isinstance(data_samples, torch.Tensor) else None
         if mode == "loss":
             loss, _, _ = self.forward_mae(inputs, noise, seeds)
-            return {"loss": loss}
+            return {"loss": loss, **self.last_logs}  # token targets also log token_acc
         if mode == "tensor":
             return self.forward_mae(inputs, noise, seeds)
         if mode == "predict":
