@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tools import synth_coco
     synth_coco.add_parser(sub)
 
+    from tools import compare_targets
+    compare_targets.add_parser(sub)
+
     b = sub.add_parser("bench", help="speed benchmarks (mae bench -h)", add_help=False)
     b.set_defaults(func=_bench)
     return p

@@ -1,0 +1,195 @@
+"""`mae compare-targets`: pixel vs token targets (the paper's Tables 1d and 7) in one command.
+
+One MAE per target, all from the same pretraining config (same data, budget and seed), each then
+evaluated with the same linear-probe and fine-tune configs. Results: `compare_targets.md` (rows:
+targets, columns: evaluations, last row: token - norm_pixel), `compare_targets.json` and
+`compare_targets.png`. Every finished step leaves a file, so a rerun skips what is done.
+"""
+import json
+import os
+import os.path as osp
+
+from tools.train import ConfigError, load_config
+
+KINDS = ("pixel", "norm_pixel", "pca", "token")  # pretrain.target_family.KINDS, without importing torch here
+
+DEFAULT_TOKENIZER = "configs/tokenizer/dvae-v8192-d8_embedded_cpu.py"
+EVALS = (("linear probe", "configs/classification/vit-tiny-p8_linprobe_embedded_cpu.py"),
+         ("fine-tune", "configs/classification/vit-tiny-p8_ft_embedded_cpu.py"))
+
+
+def parse_targets(text: str) -> list:
+    targets = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in targets if t not in KINDS]
+    if bad or not targets or len(set(targets)) != len(targets):
+        raise ConfigError(f"--targets must list distinct targets from {list(KINDS)}, got {text!r}")
+    return targets
+
+
+def arm_config(config: str, target: str, out_dir: str, tokenizer: str = None, pca_k: int = 96) -> str:
+    """A config file for one arm: the shared pretraining config plus its target (kept with the run)."""
+    base = load_config(config)
+    spec = {"pixel": dict(type="pixel"), "norm_pixel": dict(type="norm_pixel"), "pca": dict(type="pca", k=pca_k),
+            "token": dict(type="token", tokenizer=dict(type="dvae", checkpoint=tokenizer))}[target]
+    hooks = [h for h in base.get("custom_hooks", []) if not (target == "token" and h["type"] == "ReconstructionHook")]
+    if target == "pca":
+        hooks = [dict(type="PCATargetHook")] + hooks
+    path = osp.join(out_dir, f"pretrain_{target}.py")
+    with open(path, "w") as f:
+        f.write(f"_base_ = [{osp.abspath(config)!r}]\nmodel = dict(target={spec!r})\n"
+                f"custom_hooks = {[dict(h) for h in hooks]!r}\n")
+    return path
+
+
+def top1(metrics: dict) -> float:
+    keys = [k for k in metrics if k.split("/")[-1] == "top1"]
+    if not keys:
+        raise ConfigError(f"the evaluation config reported no top-1 accuracy (metrics: {sorted(metrics)})")
+    return float(metrics[keys[0]])
+
+
+def run_eval(config: str, work_dir: str, checkpoint: str, options: dict = None) -> dict:
+    """Trains and tests one evaluation config from the MAE `checkpoint`; returns the test metrics.
+
+    Built here rather than through `tools.train.train`, whose key check is the pretraining one and
+    whose `load_from` is a strict full-model load: an evaluation loads only the encoder, with the
+    task model's own rules (the new head may be missing, the decoder is left out)."""
+    import pretrain  # noqa: F401  (registers components)
+    import transfer  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from pretrain.checkpoint import load_pretrained
+    from pretrain.hooks import bare_model
+    from tools.train import check_key
+
+    if not osp.isfile(config):
+        raise ConfigError(f"config file not found: {config}")
+    cfg = Config.fromfile(config)
+    for key in options or {}:
+        check_key(cfg, key, config)
+    cfg.merge_from_dict(dict(options or {}))
+    cfg.work_dir, cfg.load_from, cfg.resume, cfg.launcher = work_dir, None, False, "none"
+    runner = Runner.from_cfg(cfg)
+    model = bare_model(runner)
+    rules = model.load_from_rules() if hasattr(model, "load_from_rules") else {}
+    report = load_pretrained(model, checkpoint, source=checkpoint, **rules)
+    runner.logger.info(f"initialised from {report.summary()}")
+    runner.train()
+    return runner.test()
+
+
+def run_arm(config, target, arm_dir, evals, tokenizer, pca_k, pretrain_options, eval_options, log) -> dict:
+    from tools.train import train
+
+    os.makedirs(arm_dir, exist_ok=True)
+    ckpt = osp.join(arm_dir, "pretrain", "checkpoint-final.pth")
+    if not osp.isfile(ckpt):
+        runner = train(arm_config(config, target, arm_dir, tokenizer, pca_k), work_dir=osp.join(arm_dir, "pretrain"),
+                       options=dict(pretrain_options or {}))
+        del runner
+    result = {"target": target, "checkpoint": ckpt}
+    for name, eval_config in evals:
+        log(f"  {target}: {name} ({eval_config})")
+        result[name] = top1(run_eval(eval_config, osp.join(arm_dir, name.replace(" ", "_")), ckpt, eval_options))
+    return result
+
+
+def table(results: list, evals: list) -> str:
+    names = [n for n, _ in evals]
+    lines = ["| target | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for r in results:
+        lines.append(f"| {r['target']} | " + " | ".join(f"{r[n]:.1f}" for n in names) + " |")
+    by = {r["target"]: r for r in results}
+    if "token" in by and "norm_pixel" in by:
+        lines.append("| token - norm_pixel | " + " | ".join(f"{by['token'][n] - by['norm_pixel'][n]:+.1f}"
+                                                          for n in names) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: list, evals: list, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n, _ in evals]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(names), 3.2))
+    width = 0.8 / len(results)
+    for i, r in enumerate(results):
+        ax.bar([j + i * width for j in range(len(names))], [r[n] for n in names], width, label=r["target"])
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(names))], names)
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, tokenizer: str = None,
+                    tokenizer_config: str = DEFAULT_TOKENIZER, tokenizer_options: dict = None, pca_k: int = 96,
+                    pretrain_options: dict = None, eval_options: dict = None, log=print) -> dict:
+    """Runs (or resumes) the comparison; returns {'results': [...], 'table': markdown}."""
+    from tools.train import train
+
+    load_config(config, pretrain_options)  # a bad path or key fails now, not after hours of work
+    os.makedirs(work_dir, exist_ok=True)
+    if "token" in targets and tokenizer is None:
+        tokenizer = osp.join(work_dir, "tokenizer", "tokenizer.pth")
+        if osp.isfile(tokenizer):
+            log(f"tokenizer: {tokenizer} (done, skipped)")
+        else:
+            log(f"tokenizer: training {tokenizer_config}")
+            train(tokenizer_config, work_dir=osp.dirname(tokenizer), options=dict(tokenizer_options or {}))
+    results = []
+    for k, target in enumerate(targets, 1):
+        done = osp.join(work_dir, target, "result.json")
+        if osp.isfile(done):
+            log(f"arm {k} of {len(targets)}: {target} (done, skipped)")
+            with open(done) as f:
+                results.append(json.load(f))
+            continue
+        log(f"arm {k} of {len(targets)}: {target}")
+        result = run_arm(config, target, osp.join(work_dir, target), evals, tokenizer, pca_k,
+                         pretrain_options, eval_options, log)
+        with open(done + ".tmp", "w") as f:
+            json.dump(result, f, indent=1)
+        os.replace(done + ".tmp", done)
+        results.append(result)
+    md = table(results, list(evals))
+    with open(osp.join(work_dir, "compare_targets.md"), "w") as f:
+        f.write(f"Pretraining config: `{config}`; evaluations: "
+                + ", ".join(f"{n} `{c}`" for n, c in evals) + " (top-1 %)\n\n" + md + "\n")
+    with open(osp.join(work_dir, "compare_targets.json"), "w") as f:
+        json.dump({"config": config, "evals": dict(evals), "results": results}, f, indent=1)
+    plot(results, list(evals), osp.join(work_dir, "compare_targets.png"))
+    return {"results": results, "table": md}
+
+
+def add_parser(sub) -> None:
+    from mmengine.config import DictAction
+
+    c = sub.add_parser("compare-targets", help="pretrain one MAE per target (pixel, norm_pixel, pca, token) "
+                       "and evaluate each the same way: a Table-7-style table, JSON and plot")
+    c.add_argument("config", help="the shared pretraining config")
+    c.add_argument("--targets", default="pixel,norm_pixel,token", help=f"comma-separated, from {list(KINDS)}")
+    c.add_argument("--work-dir", default="work_dirs/compare_targets", help="one folder per arm; rerun to resume")
+    c.add_argument("--probe", default=EVALS[0][1], help="linear-probe config ('none' to skip)")
+    c.add_argument("--finetune", default=EVALS[1][1], help="fine-tune config ('none' to skip)")
+    c.add_argument("--tokenizer", help="a trained tokenizer.pth (default: train one with --tokenizer-config)")
+    c.add_argument("--tokenizer-config", default=DEFAULT_TOKENIZER)
+    c.add_argument("--pca-k", type=int, default=96, help="principal components of the pca target")
+    for flag, what in (("--cfg-options", "pretraining"), ("--eval-options", "both evaluations"),
+                       ("--tokenizer-options", "tokenizer training")):
+        c.add_argument(flag, nargs="+", action=DictAction, default={}, help=f"config overrides for {what}")
+    c.set_defaults(func=_main)
+
+
+def _main(args) -> None:
+    evals = tuple((n, cfg) for n, cfg in (("linear probe", args.probe), ("fine-tune", args.finetune))
+                  if cfg.lower() != "none")
+    if not evals:
+        raise ConfigError("nothing to evaluate: give --probe and/or --finetune")
+    out = compare_targets(args.config, parse_targets(args.targets), args.work_dir, evals, args.tokenizer,
+                          args.tokenizer_config, args.tokenizer_options, args.pca_k, args.cfg_options,
+                          args.eval_options)
+    print(out["table"])
+    print(f"wrote {osp.join(args.work_dir, 'compare_targets.md')}, compare_targets.json, compare_targets.png")
