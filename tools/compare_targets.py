@@ -54,13 +54,14 @@ def run_eval(config: str, work_dir: str, checkpoint: str, options: dict = None) 
     Built here rather than through `tools.train.train`, whose key check is the pretraining one and
     whose `load_from` is a strict full-model load: an evaluation loads only the encoder, with the
     task model's own rules (the new head may be missing, the decoder is left out)."""
-    import pretrain  # noqa: F401  (registers components)
-    import transfer  # noqa: F401
     from mmengine.config import Config
     from mmengine.runner import Runner
     from pretrain.checkpoint import load_pretrained
     from pretrain.hooks import bare_model
-    from tools.train import check_key
+    from tools.config import check_key
+    from tools.train import import_components
+
+    import_components()
 
     if not osp.isfile(config):
         raise ConfigError(f"config file not found: {config}")
