@@ -6,6 +6,7 @@
 #   mae train configs/tokenizer/dvae-v8192-d8_embedded_cpu.py --work-dir work_dirs/tokenizer
 # Any image folder: --cfg-options train_dataloader.dataset.type=ImageFolder train_dataloader.dataset.root=DIR
 _base_ = ['../pretrain/mae_vit-tiny-p8_demo_cpu.py']
+pretrain_recipe = True  # the same recipe: lr from the real batch, schedule from max_epochs, seeded crops
 max_epochs = 20
 warmup_epochs = 0  # base_lr 8e-3 from the demo: Adam at lr 1e-3 for batch 32
 model = dict(
