@@ -66,7 +66,7 @@ param_scheduler = [
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2, save_last=True),
+    checkpoint=dict(by_epoch=False, interval=5000, max_keep_ckpts=2, save_last=True),  # the runtime's resilient hook
 )
 # pictures of the predictions on a few validation images (<work_dir>/predictions/<image id>.png)
 custom_hooks = [dict(type='PredictionPicturesHook', img_ids=None, num_images=4, score_thr=0.5),
