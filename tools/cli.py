@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth_ade20k.add_parser(sub)
     from tools import synth_coco
     synth_coco.add_parser(sub)
+    from tools.ablate import cli as ablate_cli
+    ablate_cli.add_parser(sub)
 
     from tools import compare_targets
     compare_targets.add_parser(sub)

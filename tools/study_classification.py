@@ -102,9 +102,11 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def pretrain_mae(x: torch.Tensor, args, device) -> tuple:
+def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None) -> tuple:
+    """`model_kw` overrides MaskedAutoencoder arguments (the ablation arms of `mae ablate`)."""
     torch.manual_seed(args.seed)
-    mae = MaskedAutoencoder(**ARCH, **DECODER, norm_pix_loss=True, mask_ratio=0.75).to(device)
+    kw = {**ARCH, **DECODER, "norm_pix_loss": True, "mask_ratio": 0.75, **(model_kw or {})}
+    mae = MaskedAutoencoder(**kw).to(device)
     opt = build_adamw(mae, lr=args.mae_blr * args.batch / 256, weight_decay=0.05, betas=(0.9, 0.95))
     peak = [g["lr"] for g in opt.param_groups]
     gen = torch.Generator().manual_seed(args.seed)

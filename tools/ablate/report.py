@@ -1,0 +1,115 @@
+"""A suite's markdown table, JSON and (figure-style suites) plot: ours beside the paper's numbers,
+and whether each arm moves the same way as in the paper relative to the suite's reference arm."""
+import json
+import os
+import statistics
+
+from tools.ablate.suites import SUITES
+
+
+def mean_spread(values: list) -> tuple:
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def summarise(run: dict) -> list:
+    """One row per arm: mean (and std over seeds) of each metric, the paper's, and the direction check."""
+    suite = SUITES[run["suite"]]
+    rows = []
+    for arm in suite["arms"]:
+        per_seed = run["arms"].get(arm["name"], {})
+        if not per_seed:
+            continue
+        row = {"case": arm["name"], "x": arm["x"], "seeds": sorted(per_seed), "paper": arm.get("paper", {}),
+               "step_ms": mean_spread([r["step_ms"] for r in per_seed.values()])[0],
+               "peak_mem_mb": next(iter(per_seed.values())).get("peak_mem_mb")}
+        for m in suite["metrics"]:
+            row[m], row[m + "_std"] = mean_spread([r[m] for r in per_seed.values()])
+        rows.append(row)
+    ref = next((r for r in rows if r["case"] == suite["reference"]), None)
+    for row, arm in ((r, next(a for a in suite["arms"] if a["name"] == r["case"])) for r in rows):
+        row["same_direction"] = {m: direction(row, arm, ref, m) for m in suite["metrics"]}
+    return rows
+
+
+def direction(row: dict, arm: dict, ref: dict, m: str) -> str:
+    """'yes'/'no' where the paper gives a number (or a stated direction) for this arm and its reference."""
+    if ref is None:
+        return "n/a (reference arm not run)"
+    if row is ref:
+        return "reference"
+    ours = row[m] - ref[m]
+    paper_ref = ref["paper"].get(m)
+    if m in row["paper"] and paper_ref is not None:
+        paper = row["paper"][m] - paper_ref
+        if paper == 0:
+            return "n/a (paper: equal)"
+        return "yes" if (ours > 0) == (paper > 0) and ours != 0 else "no"
+    claim = arm.get("claim", {}).get(m)
+    if claim:
+        return "yes" if (ours < 0 if claim[0] == "lower" else ours > 0) else "no"
+    return "n/a (no paper number)"
+
+
+def fmt(v, std=None) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    return f"{v:.1f}" + (f" ± {std:.1f}" if std is not None else "")
+
+
+def markdown(run: dict, rows: list) -> str:
+    suite = SUITES[run["suite"]]
+    ms = suite["metrics"]
+    head = ["case"] + [c for m in ms for c in (f"{m} (ours)", f"{m} (paper)")]
+    if suite.get("timing"):
+        head += ["step ms (ours)", "peak GPU MB (ours)", "FLOPs (paper)"]
+    head.append("same direction as the paper")
+    lines = [f"### `mae ablate {run['suite']}`: {suite['title']}", "",
+             f"Budget `{run['budget']}` ({run['budget_settings']}), seeds {run['seeds']}, reference arm "
+             f"'{suite['reference']}'. ft = fine-tuning top-1 (%), lin = linear probe (class token) top-1 (%) "
+             "on the Fashion-MNIST test images; paper = ViT-L on ImageNet-1K.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["case"]] + [c for m in ms for c in (fmt(r[m], r[m + "_std"]), fmt(r["paper"].get(m)))]
+        if suite.get("timing"):
+            cells += [fmt(r["step_ms"]), fmt(r["peak_mem_mb"] and float(r["peak_mem_mb"])),
+                      fmt(r["paper"].get("FLOPs"))]
+        cells.append(", ".join(f"{m}: {d}" for m, d in r["same_direction"].items()))
+        lines.append("| " + " | ".join(cells) + " |")
+    claims = sorted({c[1] for a in suite["arms"] for c in a.get("claim", {}).values()})
+    if claims:
+        lines += ["", "Directions without a paper number are the paper's stated ones: " + "; ".join(claims) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(run: dict, rows: list, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suite = SUITES[run["suite"]]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for m in suite["metrics"]:
+        pts = sorted((r["x"], r[m]) for r in rows)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{m} (ours)")
+    ax.set_xlabel(suite["xlabel"])
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(f"mae ablate {run['suite']} ({run['budget']} budget)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write(run: dict, folder: str) -> dict:
+    """Writes SUITE.md, SUITE.json and, for figure-style suites, SUITE.png into `folder`."""
+    rows = summarise(run)
+    base = os.path.join(folder, run["suite"])
+    paths = {"md": base + ".md", "json": base + ".json"}
+    open(paths["md"], "w").write(markdown(run, rows))
+    json.dump({k: v for k, v in run.items() if k != "trained"} | {"rows": rows}, open(paths["json"], "w"), indent=1)
+    if SUITES[run["suite"]]["figure"] and rows:
+        paths["png"] = base + ".png"
+        plot(run, rows, paths["png"])
+    return paths

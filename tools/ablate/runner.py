@@ -1,0 +1,100 @@
+"""Run a suite's arms with fixed seeds; each finished (arm, seed) is a JSON file that is never rerun,
+so a stopped suite resumes where it stopped. Pretrainings shared by arms (the partial suite) are
+cached as encoder weights."""
+import hashlib
+import json
+import os
+import re
+import time
+from types import SimpleNamespace
+
+import torch
+
+from tools.ablate.suites import BUDGETS, SUITES
+from tools.study_classification import finetune, linear_probes, load_fmnist, log, pretrain_mae
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def study_args(budget: dict, arm: dict, seed: int) -> SimpleNamespace:
+    """The argument set tools/study_classification.py's loops read (its defaults for the rates)."""
+    return SimpleNamespace(seed=seed, batch=budget["batch"], mae_blr=1.5e-4 * 8, ft_blr=1e-3,
+                           pretrain_epochs=max(1, round(budget["pretrain_epochs"] * arm.get("epochs", 1))),
+                           probe_epochs=budget["probe_epochs"], ft_epochs=budget["ft_epochs"])
+
+
+def load_data(budget: dict, root: str, device) -> dict:
+    data = load_fmnist(root)
+    n = {"train": budget["train_images"], "test": budget["test_images"]}
+    return {k: ((x[:n[k]], y[:n[k]]) if n[k] else (x, y)) for k, (x, y) in data.items()}
+
+
+def pretrained(arm, seed, budget, data, device, folder) -> tuple:
+    """Encoder weights for this arm's pretraining config, from the cache or trained now."""
+    args = study_args(budget, arm, seed)
+    key = json.dumps({"model": arm["model"], "epochs": args.pretrain_epochs, "seed": seed}, sort_keys=True)
+    path = os.path.join(folder, hashlib.sha1(key.encode()).hexdigest()[:12] + ".pt")
+    if os.path.isfile(path):
+        blob = torch.load(path, map_location=device, weights_only=True)
+        return blob["state"], blob["info"], False
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    steps = args.pretrain_epochs * (len(data["train"][0]) // args.batch)
+    t = time.time()
+    state, losses = pretrain_mae(data["train"][0], args, device, model_kw=arm["model"])
+    seconds = time.time() - t
+    info = {"pretrain_seconds": round(seconds, 2), "step_ms": round(1000 * seconds / max(1, steps), 2),
+            "pretrain_losses": losses,
+            "peak_mem_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else None}
+    os.makedirs(folder, exist_ok=True)
+    torch.save({"state": state, "info": info}, path + ".tmp")
+    os.replace(path + ".tmp", path)  # a stopped run never leaves half a file under the real name
+    return state, info, True
+
+
+def evaluate(arm, seed, budget, metrics, data, device, folder) -> dict:
+    state, info, trained = pretrained(arm, seed, budget, data, device, folder)
+    args = study_args(budget, arm, seed)
+    res = dict(info, trained_now=trained)
+    if "lin" in metrics:
+        res["lin"] = linear_probes(state, data, args, device)["cls"]
+    if "ft" in metrics:
+        res["ft"] = finetune(state, arm.get("trainable", "all"), data, args, device)
+    return res
+
+
+def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate", seeds=(0,),
+              data_root: str = None) -> dict:
+    """Run (or resume) one suite; returns {'suite', 'budget', 'seeds', 'arms': {arm: {seed: result}}, 'trained'}."""
+    if name not in SUITES:
+        raise ValueError(f"unknown ablation suite {name!r}; choose one of {sorted(SUITES)}")
+    if budget_name not in BUDGETS:
+        raise ValueError(f"unknown budget {budget_name!r}; choose one of {sorted(BUDGETS)}")
+    suite, budget = SUITES[name], BUDGETS[budget_name]
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    folder = os.path.join(out, name, budget_name)
+    os.makedirs(os.path.join(folder, "arms"), exist_ok=True)
+    jobs = [(arm, s) for arm in suite["arms"] for s in seeds]
+    results, trained, spent, data = {}, [], [], None
+    for k, (arm, seed) in enumerate(jobs, 1):
+        path = os.path.join(folder, "arms", f"{slug(arm['name'])}__seed{seed}.json")
+        if os.path.isfile(path):
+            results.setdefault(arm["name"], {})[seed] = json.load(open(path))["result"]
+            continue
+        left = len(jobs) - k + 1
+        eta = f"{sum(spent) / len(spent) * left / 60:.1f} min" if spent else "after the first arm"
+        log(f"{name}: arm {k}/{len(jobs)} ({arm['name']}, seed {seed}), ETA {eta}")
+        if data is None:
+            data = {k2: (x.to(device), y.to(device)) for k2, (x, y) in load_data(budget, data_root, device).items()}
+        t = time.time()
+        res = evaluate(arm, seed, budget, suite["metrics"], data, device, os.path.join(folder, "pretrain"))
+        res["seconds"] = round(time.time() - t, 2)
+        spent.append(res["seconds"])
+        json.dump({"arm": arm, "seed": seed, "budget": budget, "result": res}, open(path + ".tmp", "w"), indent=1)
+        os.replace(path + ".tmp", path)
+        results.setdefault(arm["name"], {})[seed] = res
+        trained.append((arm["name"], seed))
+    return {"suite": name, "budget": budget_name, "budget_settings": budget, "seeds": list(seeds),
+            "arms": results, "trained": trained}
