@@ -14,15 +14,24 @@ import torch
 from mmengine.dataset import DefaultSampler
 from mmengine.logging import print_log
 from torch.utils.data import Dataset
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms import v2
 
+from .image_io import IMG_EXTENSIONS, decode_file
 from .registry import DATA_SAMPLERS, DATASETS
 from .errors import DataError  # noqa: F401  (raised here; importable from here)
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 EMBEDDED = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
             "camera", "coins", "moon", "brick", "grass", "gravel", "cell", "clock")
+
+
+# Epoch number of held-out crops (quality checks): training epochs never reach it, so these crops and
+# their flips are ones the model was never shown (the source images may be the training ones).
+HELDOUT_EPOCH = 2 ** 32 - 1
+
+
+def heldout_crops(ds, n: int) -> torch.Tensor:
+    """`n` uint8 crops of `ds` drawn with the held-out seed, as (n, 3, H, W)."""
+    return torch.stack([ds[(HELDOUT_EPOCH, i % len(ds))]["inputs"] for i in range(n)])
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -61,7 +70,8 @@ class SeededAugDataset(Dataset):
         img, index = self.load_valid(index)
         s = sample_seed(self.seed, epoch, index)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(s)
+            # the CPU generator only: torch.manual_seed also queues CUDA seeding (~20 ms a call here)
+            torch.default_generator.manual_seed(s)
             img = self.transform(img)
         # `data_samples` carries the per-sample mask seed through mmengine's preprocessor
         return {"inputs": img.contiguous(), "data_samples": torch.tensor(s, dtype=torch.int64)}
@@ -96,18 +106,18 @@ class ImageFolder(SeededAugDataset):
         return len(self.files)
 
     def load(self, index: int) -> torch.Tensor:
-        return decode_image(self.files[index], mode=ImageReadMode.RGB)
+        return decode_file(self.files[index])
 
     def load_valid(self, index: int):
         for step in range(len(self.files)):
             i = (index + step) % len(self.files)
             try:
                 return self.load(i), i
-            except Exception as e:  # corrupt, truncated or unsupported file
+            except DataError as e:  # corrupt, truncated or unsupported file
                 if self.files[i] not in self.bad:
                     self.bad.add(self.files[i])
-                    print_log(f"skipping unreadable image {self.files[i]} ({type(e).__name__}: {e}); "
-                              f"{len(self.bad)} bad so far", logger="current", level=logging.WARNING)
+                    print_log(f"skipping: {e}; {len(self.bad)} bad so far", logger="current",
+                              level=logging.WARNING)
                 if len(self.bad) > max(1.0, self.max_bad_fraction * len(self.files)):
                     raise DataError(
                         f"{len(self.bad)} of {len(self.files)} images under {self.root} are unreadable "
@@ -115,8 +125,9 @@ class ImageFolder(SeededAugDataset):
         raise DataError(f"no readable image under {self.root}")
 
 
-def embedded_images() -> list:
-    """Natural photographs shipped inside scikit-image (no download), as uint8 CHW RGB tensors."""
+def embedded_images(short_side: int = 0) -> list:
+    """Natural photographs shipped inside scikit-image (no download), as uint8 CHW RGB tensors;
+    with `short_side`, larger ones are downscaled to it once (cheaper crops, same content)."""
     import skimage.data
 
     imgs = []
@@ -129,7 +140,11 @@ def embedded_images() -> list:
                 continue
             if a.ndim == 2:
                 a = np.repeat(a[..., None], 3, axis=2)
-            imgs.append(torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1).contiguous())
+            img = torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1).contiguous()
+            if short_side and min(img.shape[-2:]) > short_side:
+                img = v2.functional.resize(img, short_side, interpolation=v2.InterpolationMode.BICUBIC,
+                                           antialias=True)
+            imgs.append(img)
     if not imgs:
         raise DataError("scikit-image ships no loadable sample images here: pip install scikit-image")
     return imgs
@@ -137,11 +152,13 @@ def embedded_images() -> list:
 
 @DATASETS.register_module()
 class EmbeddedImages(SeededAugDataset):
-    """The default source: `length` random crops per epoch from scikit-image's sample photos."""
+    """The default source: `length` random crops per epoch from scikit-image's sample photos
+    (`short_side`: downscale larger photos to this once; 0 keeps them as shipped)."""
 
-    def __init__(self, img_size: int = 224, length: int = 1024, scale=(0.2, 1.0), seed: int = 0):
+    def __init__(self, img_size: int = 224, length: int = 1024, scale=(0.2, 1.0), seed: int = 0,
+                 short_side: int = 0):
         super().__init__(img_size, scale, seed)
-        self.images, self.length = embedded_images(), length
+        self.images, self.length = embedded_images(short_side), length
 
     def __len__(self):
         return self.length
@@ -152,12 +169,7 @@ class EmbeddedImages(SeededAugDataset):
 
 def load_image(path: str, img_size: Optional[int] = None) -> torch.Tensor:
     """One image file -> uint8 CHW RGB, centre-cropped and resized to `img_size` (for pictures)."""
-    if not os.path.isfile(path):
-        raise DataError(f"image not found: {path}")
-    try:
-        img = decode_image(path, mode=ImageReadMode.RGB)
-    except Exception as e:
-        raise DataError(f"cannot decode image {path}: {e}") from None
+    img = decode_file(path)
     return center_square(img, img_size) if img_size else img
 
 

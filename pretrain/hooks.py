@@ -1,5 +1,6 @@
 """Pretraining hooks: official-layout export, reconstruction pictures, loss curve, and a guard
 that stops on a non-finite loss before anything is saved over the last good checkpoint."""
+import json
 import math
 import os.path as osp
 
@@ -8,11 +9,13 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from .data import center_square
+from .data import center_square, heldout_crops
 from .errors import NonFiniteLoss  # noqa: F401  (raised here; importable from here)
+from .quality import quality_table
 from .registry import HOOKS
 from .resilience import faults
-from .visualize import fixed_noise, norm_stats, normalize, reconstruction_panels, save_loss_curve, save_reconstruction_png
+from .visualize import (denormalize, fixed_noise, norm_stats, normalize, reconstruction_panels, save_loss_curve,
+                        save_reconstruction_png)
 
 
 def bare_model(runner):
@@ -79,19 +82,22 @@ class OfficialCheckpointHook(Hook):
 @HOOKS.register_module()
 class ReconstructionHook(Hook):
     """Draws fixed images with a fixed mask every `interval` epochs and at the end, so pictures
-    from different epochs (and runs) are comparable."""
+    from different epochs (and runs) are comparable. With `heldout=N`, the end of training also
+    measures PSNR on the removed patches of N held-out crops against two baselines
+    (pretrain/quality.py), logs the table, writes it to `reconstruction_quality.json` and onto the
+    final picture, which then also shows the interpolation baseline."""
 
     priority = "LOW"
 
-    def __init__(self, interval: int = 1, num_images: int = 4, seed: int = 0):
-        self.interval, self.num_images, self.seed = interval, num_images, seed
+    def __init__(self, interval: int = 1, num_images: int = 4, seed: int = 0, heldout: int = 0):
+        self.interval, self.num_images, self.seed, self.heldout = interval, num_images, seed, heldout
 
     def _images(self, runner, size: int) -> torch.Tensor:
         ds = runner.train_dataloader.dataset
         n = min(self.num_images, len(ds))
         return torch.stack([center_square(ds.load_valid(i)[0], size) for i in range(n)])
 
-    def _draw(self, runner, name: str, epochs_done: int) -> None:
+    def _draw(self, runner, name: str, epochs_done: int, footer: str = "") -> None:
         if not is_main_process():
             return
         model = bare_model(runner)
@@ -100,18 +106,34 @@ class ReconstructionHook(Hook):
         size = model.grid[0] * model.patch_size
         imgs = normalize(self._images(runner, size), *norm_stats(model)).to(next(model.parameters()).device)
         noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], self.seed).to(imgs.device)
-        panels = reconstruction_panels(model, imgs, noise)
+        panels = reconstruction_panels(model, imgs, noise, interpolation=bool(footer))
         faults.point("picture")  # fault injection for the soak test (no-op unless MAE_FAULT is set)
-        path = save_reconstruction_png(panels, osp.join(runner.work_dir, name),
+        path = save_reconstruction_png(panels, osp.join(runner.work_dir, name), footer=footer,
                                        title=f"after {epochs_done} epochs, mask ratio {model.sampler.mask_ratio}")
         runner.logger.info(f"reconstruction picture: {path}")
+
+    def _quality(self, runner) -> str:
+        """The PSNR table on held-out crops, logged and saved; returns it as text for the picture."""
+        model = bare_model(runner)
+        stats = norm_stats(model)
+        crops = heldout_crops(runner.train_dataloader.dataset, self.heldout)
+        imgs = normalize(crops, *stats).to(next(model.parameters()).device)
+        noise = fixed_noise(imgs.shape[0], model.grid[0] * model.grid[1], self.seed + 1).to(imgs.device)
+        table = quality_table(model, imgs, noise, lambda x: denormalize(x, *stats))
+        with open(osp.join(runner.work_dir, "reconstruction_quality.json"), "w") as f:
+            json.dump({"psnr_db": table, "heldout_crops": self.heldout, "epochs": runner.epoch}, f, indent=1)
+        head = f"PSNR on the removed patches of {self.heldout} held-out crops (higher is better):"
+        rows = [f"{v:6.2f} dB  {k}" for k, v in table.items()]
+        runner.logger.info("\n".join([head] + ["  " + r for r in rows]))
+        return "\n".join([head] + rows)
 
     def after_train_epoch(self, runner):
         if self.every_n_epochs(runner, self.interval):  # runner.epoch is still 0-based here
             self._draw(runner, f"reconstruction_epoch{runner.epoch + 1}.png", runner.epoch + 1)
 
     def after_train(self, runner):
-        self._draw(runner, "reconstruction.png", runner.epoch)
+        footer = self._quality(runner) if self.heldout and is_main_process() else ""
+        self._draw(runner, "reconstruction.png", runner.epoch, footer)
 
 
 @HOOKS.register_module()

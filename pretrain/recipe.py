@@ -7,11 +7,14 @@ Task configs (classification, detection, segmentation, mmseg's own) are run as w
 From the top-level keys `base_lr`, `max_epochs` and `warmup_epochs` it sets, as the paper does:
 - the lr from the real total batch: base_lr * per-process batch * processes * accumulation / 256;
 - `train_cfg.max_epochs`, and (unless the config gives one) a linear warmup over `warmup_epochs`
-  then a half-cycle cosine to 0, both stepped every iteration;
+  then a half-cycle cosine to 0, stepped every iteration (pretrain/schedule.py);
 - the training dataset's `seed` (from `randomness.seed`), from which each sample's mask is drawn,
   so masks do not depend on how the batch is split over processes or on resuming.
 """
+import sys
+
 from .errors import ConfigError
+from .schedule import pretrain_schedule
 
 MAE_TYPES = ("MaskedAutoencoder", "mae.MaskedAutoencoder")
 
@@ -36,18 +39,10 @@ def apply_pretrain_recipe(cfg, world_size: int = 1):
         cfg.train_cfg = cfg.get("train_cfg") or dict(type="EpochBasedTrainLoop")
         cfg.train_cfg.max_epochs = cfg.max_epochs
         if not cfg.get("param_scheduler"):
-            cfg.param_scheduler = pretrain_schedule(cfg.max_epochs, cfg.get("warmup_epochs", 0))
+            try:
+                cfg.param_scheduler, notice = pretrain_schedule(cfg.max_epochs, cfg.get("warmup_epochs", 0))
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            if notice:
+                print(f"mae: note: {notice}", file=sys.stderr)
     return cfg
-
-
-def pretrain_schedule(max_epochs: int, warmup_epochs: int) -> list:
-    """Linear warmup then half-cycle cosine to 0, per iteration (mmengine converts epochs to iterations)."""
-    if not 0 <= warmup_epochs < max_epochs:
-        raise ConfigError(f"warmup_epochs ({warmup_epochs}) must be in [0, max_epochs={max_epochs})")
-    sched = []
-    if warmup_epochs:
-        sched.append(dict(type="LinearLR", start_factor=1e-6, by_epoch=True, begin=0, end=warmup_epochs,
-                          convert_to_iter_based=True))
-    sched.append(dict(type="CosineAnnealingLR", eta_min=0.0, by_epoch=True, begin=warmup_epochs,
-                      end=max_epochs, T_max=max_epochs - warmup_epochs, convert_to_iter_based=True))
-    return sched

@@ -1,6 +1,8 @@
 """Our registry scope ('mae'): one child of every mmengine root registry, so configs with
 `default_scope = 'mae'` find our components and still reach mmengine's own (optimisers,
 schedulers, hooks, visualisers) without scope warnings."""
+import sys
+
 from mmengine import registry as root
 from mmengine.registry import Registry
 
@@ -11,7 +13,7 @@ _ROOTS = ["RUNNERS", "RUNNER_CONSTRUCTORS", "LOOPS", "HOOKS", "STRATEGIES", "DAT
 
 # the modules that register components: mmengine imports them on the first lookup in this scope
 LOCATIONS = ["pretrain.data", "pretrain.hooks", "pretrain.mae", "pretrain.optim", "pretrain.resilience", "pretrain.pca",
-             "pretrain.tokenizers.dvae", "pretrain.tokenizers.hooks"]
+             "pretrain.tokenizers.dvae", "pretrain.tokenizers.hooks", "pretrain.schedule"]
 
 _children = {name: Registry(getattr(root, name).name, parent=getattr(root, name), scope="mae",
                             locations=LOCATIONS) for name in _ROOTS}
@@ -23,8 +25,13 @@ HOOKS = _children["HOOKS"]
 LOOPS = _children["LOOPS"]
 OPTIM_WRAPPERS = _children["OPTIM_WRAPPERS"]
 OPTIM_WRAPPER_CONSTRUCTORS = _children["OPTIM_WRAPPER_CONSTRUCTORS"]
+PARAM_SCHEDULERS = _children["PARAM_SCHEDULERS"]
 OPTIMIZERS = _children["OPTIMIZERS"]
 METRICS = _children["METRICS"]
 # for task packages (transfer/*): their transforms and loops register in the same scope
 TRANSFORMS = _children["TRANSFORMS"]
 LOOPS = _children["LOOPS"]
+
+# mmengine imports `<scope>.registry` whenever a component is built in a scope, and warns "Failed to
+# import `mae.registry`" when there is no such module. Our scope's registry module is this one.
+sys.modules.setdefault("mae.registry", sys.modules[__name__])

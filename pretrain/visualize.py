@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 from matplotlib.figure import Figure  # a bare Figure draws to files without pyplot or a backend switch
 
-from .targets import patch_stats, patchify, unpatchify
+from .quality import interpolation_fill, reconstruct
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,35 +32,25 @@ def denormalize(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.
     return (x * s + m).clamp(0, 1)
 
 
-@torch.no_grad()
-def reconstruction_panels(model, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None) -> dict:
-    """Panels as (B, 3, H, W) tensors in [0, 1] from normalised `imgs`.
-
-    For norm-pix models the prediction is in per-patch standardised units; it is mapped back
-    with each target patch's own mean and std, as the paper's figures do.
-    """
-    was_training = model.training
-    model.eval()
-    p = model.patch_size
-    pred, mask = model.reconstruct(imgs, noise)
-    pred = pred.float()
-    if model.norm_pix_loss:
-        mean, std = patch_stats(patchify(imgs, p))
-        pred = pred * std + mean
-    grid = (imgs.shape[-2] // p, imgs.shape[-1] // p)
-    recon = unpatchify(pred, p, grid)
-    m = unpatchify(mask.unsqueeze(-1).repeat(1, 1, p * p * 3), p, grid)
-    model.train(was_training)
+def reconstruction_panels(model, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None,
+                          interpolation: bool = False) -> dict:
+    """Panels as (B, 3, H, W) tensors in [0, 1] from normalised `imgs`; `interpolation` adds the
+    linear-interpolation baseline (pretrain/quality.py) for comparison."""
+    pred, m = reconstruct(model, imgs, noise)
     stats = norm_stats(model)
-    return {
-        "original": denormalize(imgs, *stats),
-        "masked": denormalize(imgs, *stats) * (1 - m) + 0.5 * m,
-        "reconstruction": denormalize(recon, *stats),
-        "reconstruction + visible": denormalize(imgs * (1 - m) + recon * m, *stats),
+    original = denormalize(imgs, *stats)
+    panels = {
+        "original": original,
+        "masked": original * (1 - m) + 0.5 * m,
+        "reconstruction": denormalize(pred, *stats),
+        "reconstruction + visible": denormalize(imgs * (1 - m) + pred * m, *stats),
     }
+    if interpolation:
+        panels["linear interpolation"] = interpolation_fill(original, m)
+    return panels
 
 
-def save_reconstruction_png(panels: dict, path: str, title: str = "") -> str:
+def save_reconstruction_png(panels: dict, path: str, title: str = "", footer: str = "") -> str:
     names = list(panels)
     n = panels[names[0]].shape[0]
     fig = Figure(figsize=(2.6 * len(names), 2.6 * n))
@@ -76,6 +66,9 @@ def save_reconstruction_png(panels: dict, path: str, title: str = "") -> str:
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    if footer:  # below the panels, in the room made for it
+        fig.subplots_adjust(bottom=0.04 + 0.13 / n * footer.count("\n"))
+        fig.text(0.5, 0.01, footer, ha="center", va="bottom", multialignment="left", fontsize=10, family="monospace")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

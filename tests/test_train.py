@@ -104,7 +104,7 @@ def test_lr_follows_total_batch(demo_config, tiny_options):
     cfg = finalize(cfg, demo_config, "/tmp/x")
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(cfg.base_lr * 32 / 256)
     kinds = [s["type"] for s in cfg.param_scheduler]
-    assert kinds == ["LinearLR", "CosineAnnealingLR"] and all(s["convert_to_iter_based"] for s in cfg.param_scheduler)
+    assert kinds == ["WarmupCosineLR"] and all(s["convert_to_iter_based"] for s in cfg.param_scheduler)
 
 
 def test_weight_decay_groups():

@@ -16,7 +16,7 @@ def _train(args) -> None:
     from tools.train import train
 
     _trust(args)
-    train(args.config, work_dir=args.work_dir, resume=args.resume, options=args.cfg_options)
+    train(args.config, work_dir=args.work_dir, resume=args.resume, options=args.cfg_options, verbose=args.verbose)
 
 
 def _test(args) -> None:
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                    help="override config keys, e.g. train_dataloader.batch_size=16 max_epochs=5")
     t.add_argument("--trust-checkpoint", action="append", metavar="PATH", help=TRUST_HELP)
+    t.add_argument("--verbose", action="store_true",
+                   help="mmengine's full console output: environment, config, every log line, no progress "
+                        "bar (default: those go to the log file only)")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("test", help="run a config's test loop on a checkpoint; print and save the metrics")

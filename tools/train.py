@@ -27,10 +27,12 @@ def import_components() -> None:
     pretrain.register_all()
 
 
-def train(config_path: str, work_dir: str = None, resume: bool = False, options: dict = None):
-    """Build and run the Runner; returns it (for tests and scripts)."""
+def train(config_path: str, work_dir: str = None, resume: bool = False, options: dict = None,
+          verbose: bool = False):
+    """Build and run the Runner; returns it (for tests and scripts). `verbose`: mmengine's full
+    console output (environment, config, every log line) instead of the quiet one."""
     import_components()
-    from mmengine.runner import Runner
+    from tools.console import build_runner
 
     cfg = finalize(load_config(config_path, options), config_path, work_dir, resume)
     os.makedirs(cfg.work_dir, exist_ok=True)
@@ -39,7 +41,7 @@ def train(config_path: str, work_dir: str = None, resume: bool = False, options:
     if cfg.resume:  # the newest readable checkpoint (None: nothing saved yet, start over)
         from pretrain.resilience import choose_resume_checkpoint
         cfg.load_from, note = choose_resume_checkpoint(cfg.work_dir)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, verbose)
     if note:
         runner.logger.warning(note)
     if load_from and not cfg.resume:

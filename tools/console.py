@@ -1,0 +1,171 @@
+"""What `mae train` shows in the terminal: progress and problems, not mmengine's full record.
+
+mmengine's Runner writes everything (a ~240-line environment dump, the whole config, the hook
+table, library deprecation notices, a line every few iterations) to stdout and to its log file.
+Here the log file keeps all of it; the terminal gets the run's own lines on stdout, warnings and
+errors on stderr, and, when stdout is a terminal, one progress bar per epoch instead of the
+per-iteration lines. `mae train --verbose` keeps mmengine's own console output.
+"""
+import logging
+import re
+import sys
+import time
+
+from mmengine.hooks import Hook
+from mmengine.logging import MMLogger
+from mmengine.runner import Runner
+
+# Records that belong in the log file only. mmengine logs them as plain INFO/WARNING messages with
+# no other mark, so they are recognised by their opening words.
+FILE_ONLY = re.compile("|".join([
+    r"\n-+\nSystem environment:",  # Runner._log_env: collect_env() dump
+    r"Config:\n",  # Runner._log_env: the whole config (also dumped as a file in the work dir)
+    r"Hooks will be executed in the following order",
+    r"Distributed training is not used, all SyncBatchNorm",
+    r"Dataset \w+ has no metainfo",  # the visualizer's dataset_meta: unused by pretraining
+    r'"FileClient" will be deprecated', r'"HardDiskBackend" is the alias',  # mmengine's own internals
+]))
+# LoggerHook's per-iteration lines, replaced on a terminal by the progress bar.
+ITER_LINE = re.compile(r"(Epoch|Iter)\(train\)|Exp name: ")
+
+
+class _Filter(logging.Filter):
+    def __init__(self, test):
+        super().__init__()
+        self.test = test
+
+    def filter(self, record):
+        return self.test(record)
+
+
+def _not_file_only(record) -> bool:
+    return not FILE_ONLY.match(record.getMessage())
+
+
+def split_console(logger: logging.Logger) -> None:
+    """Below WARNING to stdout, WARNING and above to stderr, file-only records to neither."""
+    for h in list(logger.handlers):
+        if type(h) is not logging.StreamHandler or h.stream is not sys.stdout or getattr(h, "split", False):
+            continue  # a logger instance reused by name is split once
+        h.split = True
+        err = logging.StreamHandler(sys.stderr)
+        err.setFormatter(h.formatter)
+        err.setLevel(max(logging.WARNING, h.level))  # non-zero ranks only show errors, as before
+        for f in h.filters:  # mmengine's duplicate-warning filter: its own instance (it remembers what it saw)
+            err.addFilter(type(f)(f.name) if isinstance(f, logging.Filter) else f)
+        err.addFilter(_Filter(_not_file_only))
+        h.addFilter(_Filter(lambda r: r.levelno < logging.WARNING and _not_file_only(r)))
+        logger.addHandler(err)
+
+
+def console_handlers(logger: logging.Logger) -> list:
+    return [h for h in logger.handlers if type(h) is logging.StreamHandler]
+
+
+class QuietRunner(Runner):
+    """mmengine's Runner with the console split above; the log file is unchanged."""
+
+    def build_logger(self, log_level="INFO", log_file=None, **kwargs) -> MMLogger:
+        logger = super().build_logger(log_level=log_level, log_file=log_file, **kwargs)
+        split_console(logger)
+        return logger
+
+    def _log_env(self, env_cfg: dict) -> None:
+        super()._log_env(env_cfg)  # to the log file only (filtered above)
+        self.logger.info(f"environment, config and every log line: {self.logger.log_file}")
+
+
+class ProgressBarHook(Hook):
+    """One rich progress bar per epoch: iterations/s, images/s, ETA of the epoch and of the run,
+    and the latest loss. The loss is read at most twice a second (reading it waits for the device)."""
+
+    priority = "NORMAL"  # before LoggerHook, so the bar is closed before epoch-end lines appear
+
+    def __init__(self, console=None, refresh_s: float = 0.5):
+        self.console, self.refresh_s = console, refresh_s  # console: a rich Console (tests); default stdout
+        self.progress = None
+
+    def before_train(self, runner) -> None:
+        for h in console_handlers(runner.logger):
+            h.addFilter(_Filter(lambda r: not ITER_LINE.search(r.getMessage())))
+
+    def before_train_epoch(self, runner) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = self.console or Console(file=sys.stdout)
+        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(bar_width=12),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[stats]}"), console=console,
+                                 redirect_stdout=False, redirect_stderr=False)
+        self.task = self.progress.add_task("", total=len(runner.train_dataloader), stats="",
+                                           epoch=f"{runner.epoch + 1}/{runner.max_epochs}")
+        # log lines written while the bar is live go through rich, above the bar
+        self._streams = [(h, h.setStream(_RichStream(console))) for h in console_handlers(runner.logger)
+                         if h.stream is not sys.stderr or sys.stderr.isatty()]
+        self.progress.start()
+        self.t0 = self.t_shown = time.perf_counter()
+        self.images = self.iters = 0
+        self.loss = None
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if self.progress is None:
+            return
+        self.iters += 1
+        inputs = (data_batch or {}).get("inputs") if isinstance(data_batch, dict) else None
+        self.images += len(inputs) if inputs is not None else 0
+        now = time.perf_counter()
+        last = batch_idx + 1 == len(runner.train_dataloader)
+        if now - self.t_shown >= self.refresh_s or last:
+            self.t_shown = now
+            loss = (outputs or {}).get("loss")
+            self.loss = float(loss.detach() if hasattr(loss, "detach") else loss) if loss is not None else self.loss
+            self.progress.update(self.task, completed=batch_idx + 1, stats=self.stats(runner, batch_idx, now))
+        else:
+            self.progress.update(self.task, completed=batch_idx + 1)
+
+    def stats(self, runner, batch_idx: int, now: float) -> str:
+        dt = max(now - self.t0, 1e-9)
+        per_iter = dt / self.iters
+        left_epoch = (len(runner.train_dataloader) - batch_idx - 1) * per_iter
+        left_run = (runner.max_iters - runner.iter - 1) * per_iter
+        loss = f"loss {self.loss:.4f}  " if self.loss is not None else ""
+        return (f"{loss}{self.iters / dt:.1f} it/s  {self.images / dt:.0f} img/s  "
+                f"eta {_hms(left_epoch)} (run {_hms(left_run)})")
+
+    def after_train_epoch(self, runner) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            for h, stream in self._streams:
+                h.setStream(stream)
+            self.progress = None
+
+
+class _RichStream:
+    """A file-like object for logging handlers that prints through a live rich console."""
+
+    def __init__(self, console):
+        self.console = console
+
+    def write(self, text: str) -> None:
+        if text.strip():
+            self.console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+
+    def flush(self) -> None:
+        pass
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def build_runner(cfg, verbose: bool = False) -> Runner:
+    """The Runner for `mae train`: quiet console and a progress bar on a terminal, unless verbose."""
+    from mmengine.dist import is_main_process
+
+    if verbose:
+        return Runner.from_cfg(cfg)
+    runner = QuietRunner.from_cfg(cfg)
+    if sys.stdout.isatty() and is_main_process():
+        runner.register_hook(ProgressBarHook())
+    return runner
