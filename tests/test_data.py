@@ -60,7 +60,7 @@ def test_corrupt_image_skipped_and_counted(tmp_path, caplog):
     assert item["inputs"].shape == (3, 16, 16)
     assert ds.bad == {str(bad)}
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warned) == 1 and warned[0].startswith(f"skipping unreadable image {bad} (")
+    assert len(warned) == 1 and warned[0].startswith(f"skipping: cannot decode image {bad}: ")
     assert warned[0].endswith("1 bad so far")
 
 

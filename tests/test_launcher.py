@@ -123,7 +123,7 @@ def test_pretrain_recipe_applies_to_pretraining_configs_only(demo_config, tiny_o
     batch = cfg.train_dataloader.batch_size
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(cfg.base_lr * batch / 256)
     assert cfg.train_dataloader.dataset.seed == cfg.randomness.seed
-    assert cfg.train_cfg.max_epochs == cfg.max_epochs and cfg.param_scheduler[0]["type"] == "LinearLR"
+    assert cfg.train_cfg.max_epochs == cfg.max_epochs and cfg.param_scheduler[0]["type"] == "WarmupCosineLR"
 
     off = finalize(load_config(demo_config, dict(tiny_options, pretrain_recipe=False)), demo_config, str(tmp_path))
     assert "lr" not in off.optim_wrapper.optimizer and "seed" not in off.train_dataloader.dataset
