@@ -21,12 +21,11 @@ from mmengine.model import BaseModel
 from timm.models.vision_transformer import Block
 
 from .errors import ConfigError
-from .losses import mse_on_selected
 from .masking import MaskSpec, build_sampler
 from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
 from .target_family import build_target
-from .targets import gather_tokens, patchify, pixel_target
+from .targets import gather_tokens
 from .archs import ARCHS, MAE_DECODER
 from .vit import ViT
 
@@ -158,8 +157,6 @@ class MaskedAutoencoder(ViT, BaseModel):
         return x[:, start:] if removed_only else x
 
     def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        if self.target_kind in ("pixel", "norm_pixel"):
-            return pixel_target(gather_tokens(patchify(imgs, self.patch_size), ids), self.norm_pix_loss)
         return self.target_maker.make(imgs, ids, self.patch_size, self.grid_of(imgs))
 
     # ---- entry points ---------------------------------------------------------------------------
@@ -170,10 +167,7 @@ class MaskedAutoencoder(ViT, BaseModel):
         latent = self.forward_encoder(imgs, spec)
         removed = self.forward_decoder(latent, spec, self.grid_of(imgs), removed_only=True)
         pred = self.decoder_pred(self.decoder_norm(removed))
-        if self.target_kind in ("pixel", "norm_pixel"):
-            loss, self.last_logs = mse_on_selected(pred, self.target(imgs, spec.ids_masked)), {}
-        else:
-            loss, self.last_logs = self.target_maker.loss(pred, self.target(imgs, spec.ids_masked))
+        loss, self.last_logs = self.target_maker.loss(pred, self.target(imgs, spec.ids_masked))
         return loss, pred, spec.mask
 
     @torch.no_grad()
