@@ -35,7 +35,7 @@ def launch(prefix, work_dir, batch, demo_config, precision):
                     *opts, f"train_dataloader.batch_size={batch}"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, r.stdout[-2000:] + "\n--- stderr ---\n" + r.stderr[-3000:]
 
 
 # bf16 limits: ~10x the largest differences measured on an AVX512-BF16 CPU (losses 2.8e-5).
@@ -52,3 +52,17 @@ def test_two_process_gloo_equals_one_process(tmp_path, demo_config, precision, l
     b = read_state_dict(str(tmp_path / "two" / "checkpoint-final.pth"))
     for k in a:
         assert torch.allclose(a[k], b[k], rtol=0, atol=weight_atol), (k, (a[k] - b[k]).abs().max())
+
+
+def test_close_distributed_destroys_the_process_group():
+    """Regression: without destroy_process_group, a gloo rank of a finished torchrun run could
+    abort at exit with SIGABRT ("terminate called without an active exception"; seen in CI)."""
+    import torch.distributed as dist
+
+    from tools.train import close_distributed
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    assert dist.is_initialized()
+    close_distributed()
+    assert not dist.is_initialized()
+    close_distributed()  # without a group: nothing to do

@@ -6,7 +6,7 @@ import os
 import os.path as osp
 
 from tools.config import ConfigError, finalize, load_config
-from tools.train import import_components, load_weights
+from tools.train import close_distributed, import_components, load_weights
 
 TEST_KEYS = ("test_dataloader", "test_cfg", "test_evaluator")
 METRICS_FILE = "test_metrics.json"
@@ -46,6 +46,7 @@ def evaluate(config_path: str, checkpoint: str, work_dir: str = None, options: d
     runner = Runner.from_cfg(cfg)
     load_weights(runner, checkpoint)
     metrics = {k: plain(v) for k, v in (runner.test() or {}).items()}
+    close_distributed()
     path = osp.join(cfg.work_dir, METRICS_FILE)
     with open(path, "w") as f:
         json.dump({"config": osp.abspath(config_path), "checkpoint": osp.abspath(checkpoint), "metrics": metrics},

@@ -18,6 +18,18 @@ def load_weights(runner, path: str, pretrained: bool = False) -> None:
     runner.logger.info(f"loaded weights: {report.summary()}")
 
 
+def close_distributed() -> None:
+    """Destroy the process group once every rank is done. Without it, torch 2.14 can abort a gloo
+    rank at interpreter exit ("terminate called without an active exception", SIGABRT) after a
+    run that finished its work: the exit code would then read as a failure. Called only after
+    success: with a rank still inside a collective, a barrier here would hang."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def import_components() -> None:
     """Register our components in the 'mae' scope: pretrain's and transfer's shared ones (layer
     decay, task models); a task package with heavy dependencies comes via its config's `custom_imports`."""
@@ -47,4 +59,5 @@ def train(config_path: str, work_dir: str = None, resume: bool = False, options:
     if load_from and not cfg.resume:
         load_weights(runner, load_from, pretrained=True)
     runner.train()
+    close_distributed()
     return runner
