@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from mmengine.config import DictAction
+from tools.cli_args import DictAction, Parser
 
 
 def _trust(args) -> None:
@@ -16,7 +16,8 @@ def _train(args) -> None:
     from tools.train import train
 
     _trust(args)
-    train(args.config, work_dir=args.work_dir, resume=args.resume, options=args.cfg_options, verbose=args.verbose)
+    resume = {None: False, "auto": True}.get(args.resume, args.resume)
+    train(args.config, work_dir=args.work_dir, resume=resume, options=args.cfg_options, verbose=args.verbose)
 
 
 def _test(args) -> None:
@@ -61,13 +62,16 @@ TRUST_HELP = "unpickle this checkpoint file even though that runs code named ins
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mae", description="Masked Autoencoder pretraining and transfer toolkit")
+    p = Parser(prog="mae", description="Masked Autoencoder pretraining and transfer toolkit")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="run a training job from a config file")
-    t.add_argument("config")
+    t.add_argument("config", help="an mmengine config file (configs/...)")
     t.add_argument("--work-dir", help="where logs, checkpoints and pictures go (default work_dirs/<config>)")
-    t.add_argument("--resume", action="store_true", help="resume from the latest checkpoint in the work dir")
+    t.add_argument("--resume", nargs="?", const="auto", choices=("auto", "strict"), default=None,
+                   help="continue from the newest readable checkpoint in the work dir; with nothing saved yet, "
+                        "--resume starts fresh (saying so) and --resume=strict stops with an error; a "
+                        "finished run is left untouched unless max_epochs was raised")
     t.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                    help="override config keys, e.g. train_dataloader.batch_size=16 max_epochs=5")
     t.add_argument("--trust-checkpoint", action="append", metavar="PATH", help=TRUST_HELP)
@@ -77,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     e = sub.add_parser("test", help="run a config's test loop on a checkpoint; print and save the metrics")
-    e.add_argument("config")
+    e.add_argument("config", help="the config whose test_dataloader/test_evaluator to run")
     e.add_argument("checkpoint", help="weights in any layout pretrain.checkpoint reads (loaded strictly)")
     e.add_argument("--work-dir", help="where logs and test_metrics.json go (default work_dirs/<config>)")
     e.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
@@ -85,9 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_test)
 
     v = sub.add_parser("visualize", help="draw original / masked / reconstruction for some images")
-    v.add_argument("checkpoint")
-    v.add_argument("images", nargs="+")
-    v.add_argument("--out", default="reconstruction.png")
+    v.add_argument("checkpoint", help="a pretraining checkpoint (ours, official MAE, HF folder)")
+    v.add_argument("images", nargs="+", help="image files to draw")
+    v.add_argument("--out", default="reconstruction.png", help="PNG to write")
     v.add_argument("--mask-ratio", type=float, default=None, help="default: the checkpoint's")
     v.add_argument("--seed", type=int, default=0, help="seed of the mask noise")
     add_model_flags(v)
@@ -145,22 +149,23 @@ def builder_error(e: Exception):
 def _run(fn) -> int:
     """Our error classes (pretrain.errors) become one line on stderr, exit code 2 (3 for a
     diverged run); preemption and failed checkpoint saves have their own exit codes; anything else
-    is a bug and keeps its traceback."""
-    from pretrain.errors import MAEError, NonFiniteLoss
-    from pretrain.resilience import EXIT_SAVE_FAILED, CheckpointSaveError, Preempted
-
+    is a bug and keeps its traceback. (The classes are imported only when something went wrong, so
+    that `--help` stays free of torch.)"""
     try:
         fn()
-    except Preempted as e:  # a resume checkpoint was written: requeue scripts look for this code
-        print(f"mae: {e}", file=sys.stderr)
-        return e.exit_code
-    except CheckpointSaveError as e:
-        print(f"mae: error: {e}", file=sys.stderr)
-        return EXIT_SAVE_FAILED
-    except MAEError as e:
-        print(f"mae: error: {e}", file=sys.stderr)
-        return 3 if isinstance(e, NonFiniteLoss) else 2
-    except (TypeError, KeyError) as e:
+    except Exception as e:
+        from pretrain.errors import MAEError, NonFiniteLoss
+        from pretrain.resilience import EXIT_SAVE_FAILED, CheckpointSaveError, Preempted
+
+        if isinstance(e, Preempted):  # a resume checkpoint was written: requeue scripts look for this code
+            print(f"mae: {e}", file=sys.stderr)
+            return e.exit_code
+        if isinstance(e, CheckpointSaveError):
+            print(f"mae: error: {e}", file=sys.stderr)
+            return EXIT_SAVE_FAILED
+        if isinstance(e, MAEError):
+            print(f"mae: error: {e}", file=sys.stderr)
+            return 3 if isinstance(e, NonFiniteLoss) else 2
         message = builder_error(e)
         if message is None:
             raise

@@ -9,7 +9,7 @@ import json
 import os
 import os.path as osp
 
-from tools.train import ConfigError, load_config
+from pretrain.errors import ConfigError
 
 KINDS = ("pixel", "norm_pixel", "pca", "token")  # pretrain.target_family.KINDS, without importing torch here
 
@@ -28,6 +28,8 @@ def parse_targets(text: str) -> list:
 
 def arm_config(config: str, target: str, out_dir: str, tokenizer: str = None, pca_k: int = 96) -> str:
     """A config file for one arm: the shared pretraining config plus its target (kept with the run)."""
+    from tools.config import load_config
+
     base = load_config(config)
     spec = {"pixel": dict(type="pixel"), "norm_pixel": dict(type="norm_pixel"), "pca": dict(type="pca", k=pca_k),
             "token": dict(type="token", tokenizer=dict(type="dvae", checkpoint=tokenizer))}[target]
@@ -129,6 +131,7 @@ def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, toke
                     tokenizer_config: str = DEFAULT_TOKENIZER, tokenizer_options: dict = None, pca_k: int = 96,
                     pretrain_options: dict = None, eval_options: dict = None, log=print) -> dict:
     """Runs (or resumes) the comparison; returns {'results': [...], 'table': markdown}."""
+    from tools.config import load_config
     from tools.train import train
 
     load_config(config, pretrain_options)  # a bad path or key fails now, not after hours of work
@@ -166,7 +169,7 @@ def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, toke
 
 
 def add_parser(sub) -> None:
-    from mmengine.config import DictAction
+    from tools.cli_args import DictAction
 
     c = sub.add_parser("compare-targets", help="pretrain one MAE per target (pixel, norm_pixel, pca, token) "
                        "and evaluate each the same way: a Table-7-style table, JSON and plot")
@@ -176,7 +179,8 @@ def add_parser(sub) -> None:
     c.add_argument("--probe", default=EVALS[0][1], help="linear-probe config ('none' to skip)")
     c.add_argument("--finetune", default=EVALS[1][1], help="fine-tune config ('none' to skip)")
     c.add_argument("--tokenizer", help="a trained tokenizer.pth (default: train one with --tokenizer-config)")
-    c.add_argument("--tokenizer-config", default=DEFAULT_TOKENIZER)
+    c.add_argument("--tokenizer-config", default=DEFAULT_TOKENIZER, help="how to train the tokenizer when "
+                   "--tokenizer is not given")
     c.add_argument("--pca-k", type=int, default=96, help="principal components of the pca target")
     for flag, what in (("--cfg-options", "pretraining"), ("--eval-options", "both evaluations"),
                        ("--tokenizer-options", "tokenizer training")):

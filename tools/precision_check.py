@@ -127,14 +127,14 @@ def cmd_precision(args) -> dict:
 
 
 def add_parser(sub) -> None:
-    from mmengine.config import DictAction
+    from tools.cli_args import DictAction
 
     s = sub.add_parser("precision", help="demo training loss: bf16 autocast against fp32 at the same seed")
     s.add_argument("--config", default=osp.normpath(DEMO), help="training config (default: the README demo)")
     s.add_argument("--steps", type=int, default=200, help="at least this many steps (whole epochs)")
     s.add_argument("--tolerance", type=float, default=0.02, help="allowed relative difference of epoch-mean losses")
-    s.add_argument("--work-dir", default="work_dirs/bench/precision")
-    s.add_argument("--json", default=None)
+    s.add_argument("--work-dir", default="work_dirs/bench/precision", help="where both runs train")
+    s.add_argument("--json", default=None, help="write the results here")
     s.add_argument("--png", default="work_dirs/bench/precision.png", help="loss curves ('' for none)")
     s.add_argument("--cfg-options", nargs="+", action=DictAction, default={}, help="as for mae train")
     s.set_defaults(func=cmd_precision)

@@ -8,9 +8,9 @@ def add_parser(sub) -> None:
     p.add_argument("out", help="the ADEChallengeData2016 folder to write")
     p.add_argument("--train", type=int, default=32, help="training images")
     p.add_argument("--val", type=int, default=8, help="validation images")
-    p.add_argument("--size", type=int, nargs=2, default=(128, 128), metavar=("H", "W"))
+    p.add_argument("--size", type=int, nargs=2, default=(128, 128), metavar=("H", "W"), help="image height and width in pixels")
     p.add_argument("--classes", type=int, default=8, help="how many of ADE20K's first classes appear (2-150)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated scenes (same seed: same set)")
     p.set_defaults(func=run)
 
 

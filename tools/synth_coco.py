@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
     p.add_argument("--val", type=int, default=24, help="number of validation images")
     p.add_argument("--size", type=int, default=128, help="longest image side in pixels (sides vary 75-100%%)")
     p.add_argument("--max-objects", type=int, default=4, help="most objects per image")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated images (same seed: same set)")
     p.set_defaults(func=run)
 
 

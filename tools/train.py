@@ -39,25 +39,41 @@ def import_components() -> None:
     pretrain.register_all()
 
 
-def train(config_path: str, work_dir: str = None, resume: bool = False, options: dict = None,
+def train(config_path: str, work_dir: str = None, resume=False, options: dict = None,
           verbose: bool = False):
-    """Build and run the Runner; returns it (for tests and scripts). `verbose`: mmengine's full
-    console output (environment, config, every log line) instead of the quiet one."""
+    """Build and run the Runner; returns it (for tests and scripts), or None when `resume` finds the
+    run already finished. `resume`: False, True (start fresh if nothing was saved yet, with a notice)
+    or "strict" (an error then). `verbose`: mmengine's full console output (environment, config,
+    every log line) instead of the quiet one."""
     import_components()
     from tools.console import build_runner
 
-    cfg = finalize(load_config(config_path, options), config_path, work_dir, resume)
+    cfg = finalize(load_config(config_path, options), config_path, work_dir, bool(resume))
     os.makedirs(cfg.work_dir, exist_ok=True)
     load_from, cfg.load_from = cfg.get("load_from"), None
     note = None
-    if cfg.resume:  # the newest readable checkpoint (None: nothing saved yet, start over)
-        from pretrain.resilience import choose_resume_checkpoint
+    if cfg.resume:  # the newest readable checkpoint (None: nothing saved yet)
+        from pretrain.resilience import choose_resume_checkpoint, finished_note
         cfg.load_from, note = choose_resume_checkpoint(cfg.work_dir)
+        if cfg.load_from is None:
+            if resume == "strict":
+                raise ConfigError(f"--resume=strict: nothing to resume in {cfg.work_dir} (no checkpoint saved yet)")
+            print(f"mae: nothing to resume in {cfg.work_dir}: starting fresh", flush=True)
+            cfg.resume = False
+        else:
+            done = finished_note(cfg.load_from, cfg.train_cfg)
+            if done:
+                print(f"mae: {done}", flush=True)
+                return None
     runner = build_runner(cfg, verbose)
     if note:
         runner.logger.warning(note)
     if load_from and not cfg.resume:
         load_weights(runner, load_from, pretrained=True)
     runner.train()
+    from mmengine.dist import is_main_process
+    from pretrain.resilience import mark_finished
+    if is_main_process():  # asked before the process group is gone (every rank is rank 0 then)
+        mark_finished(cfg.work_dir)
     close_distributed()
     return runner

@@ -6,7 +6,7 @@ resume, 3 non-finite loss, 74 a checkpoint could not be written (disk full, quot
 """
 from . import atomic, checkpoint_hook, loop, resume  # noqa: F401  (register components)
 from .atomic import CheckpointSaveError, atomic_torch_save, atomic_write
-from .resume import choose_resume_checkpoint
+from .resume import choose_resume_checkpoint, finished_note, mark_finished
 from .signals import EXIT_PREEMPTED, Preempted
 
 EXIT_SAVE_FAILED = 74  # sysexits' EX_IOERR

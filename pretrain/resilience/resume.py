@@ -7,6 +7,7 @@ records all pass their CRC-32 check: torch's zip writer stores one per record, a
 missing byte fails it. This reads each file once, which costs seconds even for the largest models.
 """
 import glob
+import os
 import os.path as osp
 import zipfile
 
@@ -61,3 +62,47 @@ def choose_resume_checkpoint(work_dir: str):
     older = f" and none of the {len(found) - 1} older ones is readable" if len(found) > 1 else ""
     raise CheckpointError(f"cannot resume: {found[0]} is {first}{older}; delete the work dir's checkpoints "
                           "to start over")
+
+
+FINISHED = "finished.json"  # written by `mae train` after a run ends: which checkpoint it ended with
+
+
+def mark_finished(work_dir: str) -> None:
+    """Record that the run in `work_dir` completed (hooks that run after training included), and with
+    which checkpoint, so a later `--resume` can tell "finished" from "killed after its last save"."""
+    import json
+
+    from .atomic import atomic_write
+
+    pointer = osp.join(work_dir, "last_checkpoint")
+    if not osp.exists(pointer):
+        return
+    path = open(pointer).read().strip()
+    atomic_write(osp.join(work_dir, FINISHED), json.dumps({"checkpoint": path, "mtime_ns": os.stat(path).st_mtime_ns}))
+
+
+def finished_note(path: str, train_cfg) -> str:
+    """One line if the run that wrote the checkpoint at `path` finished and `train_cfg` asks for no
+    more (so `--resume` has nothing to do), else None. A run killed after its last checkpoint but
+    before its final export resumes as usual, which completes it."""
+    import json
+
+    marker = osp.join(osp.dirname(path), FINISHED)
+    try:
+        done_with = json.load(open(marker))
+        if done_with["checkpoint"] != path or done_with["mtime_ns"] != os.stat(path).st_mtime_ns:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    meta = (load_file(path, mmap=True) or {}).get("meta", {})
+    if train_cfg.get("max_epochs") is not None:
+        done, total, unit = meta.get("epoch"), train_cfg["max_epochs"], "epoch"
+    elif train_cfg.get("max_iters") is not None:
+        done, total, unit = meta.get("iter"), train_cfg["max_iters"], "iteration"
+    else:
+        return None
+    if done is None or done < total:
+        return None
+    return (f"the run in {osp.dirname(path)} already finished ({unit} {done} of {total}, {osp.basename(path)}); "
+            f"nothing to do: raise max_{'epochs' if unit == 'epoch' else 'iters'} to train further, or use "
+            "another --work-dir to start over")

@@ -4,7 +4,7 @@ from tools.ablate.suites import BUDGETS, SUITES
 
 def add_parser(sub) -> None:
     a = sub.add_parser("ablate", help="the paper's ablation tables at small scale (mae ablate -h)")
-    a.add_argument("suite", choices=sorted(SUITES))
+    a.add_argument("suite", choices=sorted(SUITES), help="which table or figure of the paper to reproduce")
     a.add_argument("--budget", default="small", choices=list(BUDGETS), help="epochs and images per arm")
     a.add_argument("--out", default="work_dirs/ablate", help="cache and results folder (reused: finished arms are kept)")
     a.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining/evaluation seeds, each arm runs all")

@@ -13,18 +13,6 @@ from tools.benchmark.measure import header, save_json, setup, timed_alternating,
 from tools.benchmark.peers import SIZES, build_ours, make_step, ours_call
 
 
-def add_parser(sub, common) -> None:
-    ld = sub.add_parser("loader", help="data pipeline images/s (N workers) against the training step")
-    ld.add_argument("--data", default=None, help="image folder (default: embedded images as JPEGs)")
-    ld.add_argument("--images", type=int, default=64, help="images timed per single-worker measurement")
-    ld.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: cores)")
-    ld.add_argument("--batches", type=int, default=4, help="batches timed through the DataLoader")
-    ld.add_argument("--prefetch", type=int, default=4, help="batches prefetched per worker")
-    ld.add_argument("--step-time", type=float, default=None, help="training step time in s at --batch")
-    ld.add_argument("--model-ips", type=float, default=None, help="model images/s (skips measuring ViT-B)")
-    ld.add_argument("--model-steps", type=int, default=2, help="timed ViT-B steps when measuring the model")
-    common(ld, batch=8, steps=0, warmup=0)
-    ld.set_defaults(func=run)
 
 
 def write_embedded_jpegs(folder: str, width: int = 500, height: int = 375) -> int:

@@ -12,27 +12,6 @@ from tools.benchmark.measure import (fmt_bytes, header, matmul_peak, paired_rati
 from tools.benchmark.profile import print_profile, profile_step
 
 
-def add_parser(sub, common) -> None:
-    s = sub.add_parser("pretrain", help="our training step against the transformers ViTMAE / official-model peers")
-    s.add_argument("--model", default="base", choices=sorted(peers.SIZES))
-    s.add_argument("--decoder-depth", type=int, default=8)
-    s.add_argument("--peers", default="hf", help="comma list of peers to time: hf, official ('' for none)")
-    s.add_argument("--peer-precision", default=None, choices=("auto", "fp32", "bf16", "fp16"),
-                   help="peers' autocast precision (default: the same as --precision)")
-    s.add_argument("--compile", action="store_true", help="torch.compile our model")
-    s.add_argument("--compile-mode", default="default", choices=peers.COMPILE_MODES,
-                   help="torch.compile mode; reduce-overhead = CUDA graphs (MAE's shapes are static)")
-    s.add_argument("--bf16-weights", action="store_true",
-                   help="ours: bf16 linear weights with fp32 masters in AdamW, no per-weight autocast casts "
-                        "(master_weights.py; same values as autocast)")
-    s.add_argument("--with-eager", action="store_true",
-                   help="with --compile / --bf16-weights: also time our plain eager step in the same run")
-    s.add_argument("--no-peer", action="store_true", help="time ours only")
-    s.add_argument("--profile", action="store_true",
-                   help="also profile steps of each: time by kind of work (CUDA: kernel families, GPU idle share)")
-    s.add_argument("--profile-steps", type=int, default=1, help="steps per profile")
-    common(s, batch=8, steps=5, warmup=2)
-    s.set_defaults(func=run)
 
 
 def run(args) -> dict:

@@ -12,13 +12,6 @@ from tools.benchmark.measure import fmt_bytes, header, paired_ratio, ratio, save
 from tools.benchmark.peers import SIZES, build_ours, make_step, ours_call
 
 
-def add_parser(sub, common) -> None:
-    t = sub.add_parser("table2", help="paper Table 2: encoder without vs with mask tokens")
-    t.add_argument("--models", default="base,large", help="comma list of tiny/small/base/large/huge")
-    t.add_argument("--decoder-depths", default="8,1")
-    t.add_argument("--png", default="work_dirs/bench/table2.png", help="bar chart ('' for none)")
-    common(t, batch=2, steps=3, warmup=1)
-    t.set_defaults(func=run)
 
 
 def run(args) -> dict:

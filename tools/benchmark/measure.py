@@ -175,6 +175,8 @@ def fmt_bytes(b) -> str:
 def setup(args) -> torch.device:
     from pretrain.optim import resolve_precision
 
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda given but no CUDA device is available")

@@ -10,12 +10,11 @@ from typing import Callable, Optional
 
 import torch
 
-SIZES = {"tiny": "mae_vit_tiny_patch16", "small": "mae_vit_small_patch16", "base": "mae_vit_base_patch16",
-         "large": "mae_vit_large_patch16", "huge": "mae_vit_huge_patch14"}
+from tools.benchmark.args import COMPILE_MODES, SIZES  # noqa: F401  (the parser needs them without torch)
+
 LR, WD, BETAS = 1.5e-4, 0.05, (0.9, 0.95)
 PEERS = {"hf": "transformers.ViTMAEForPreTraining (sdpa) + torch.optim.AdamW",
          "official": "facebookresearch/mae models_mae.py architecture, rebuilt from timm blocks + torch.optim.AdamW"}
-COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 
 
 def build_ours(arch: str, args, device, encoder_mask_tokens: bool = False, decoder_depth: Optional[int] = None):
