@@ -38,13 +38,26 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1, dtype=np.uint32)[0])
 
 
-def pretrain_transform(img_size: int, scale=(0.2, 1.0)):
-    """The paper's only augmentation: random resized crop (bicubic) + horizontal flip."""
-    return v2.Compose([
-        v2.RandomResizedCrop(img_size, scale=tuple(scale), interpolation=v2.InterpolationMode.BICUBIC,
-                             antialias=True),
-        v2.RandomHorizontalFlip(),
-    ])
+CROPS = ("random_size", "fixed_size", "none")
+
+
+def pretrain_transform(img_size: int, scale=(0.2, 1.0), crop: str = "random_size", color_jitter: float = 0.0):
+    """The paper's augmentation: random resized crop (bicubic) + horizontal flip. The others are the
+    paper's Table 1e ablation: `crop='fixed_size'` (resize to img_size * 256/224, random img_size crop,
+    flip: ImageNet's 224-of-256 crop), `crop='none'` (resize + centre crop, no flip), and
+    `color_jitter=s` after the crop (torchvision ColorJitter: brightness, contrast, saturation +-s)."""
+    bicubic = dict(interpolation=v2.InterpolationMode.BICUBIC, antialias=True)
+    if crop == "random_size":
+        steps = [v2.RandomResizedCrop(img_size, scale=tuple(scale), **bicubic), v2.RandomHorizontalFlip()]
+    elif crop == "fixed_size":
+        steps = [v2.Resize(round(img_size * 256 / 224), **bicubic), v2.RandomCrop(img_size), v2.RandomHorizontalFlip()]
+    elif crop == "none":
+        steps = [v2.Resize(img_size, **bicubic), v2.CenterCrop(img_size)]
+    else:
+        raise ValueError(f"unknown crop {crop!r}; choose one of {list(CROPS)}")
+    if color_jitter:
+        steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
+    return v2.Compose(steps)
 
 
 @DATA_SAMPLERS.register_module()
@@ -58,9 +71,10 @@ class EpochSeedSampler(DefaultSampler):
 class SeededAugDataset(Dataset):
     """Base: subclasses load image `i` as a uint8 CHW tensor; this class crops and seeds."""
 
-    def __init__(self, img_size: int = 224, scale=(0.2, 1.0), seed: int = 0):
+    def __init__(self, img_size: int = 224, scale=(0.2, 1.0), seed: int = 0, crop: str = "random_size",
+                 color_jitter: float = 0.0):
         self.img_size, self.seed = img_size, seed
-        self.transform = pretrain_transform(img_size, scale)
+        self.transform = pretrain_transform(img_size, scale, crop, color_jitter)
 
     def load(self, index: int) -> torch.Tensor:
         raise NotImplementedError
@@ -89,8 +103,8 @@ class ImageFolder(SeededAugDataset):
     """
 
     def __init__(self, root: str, img_size: int = 224, scale=(0.2, 1.0), seed: int = 0,
-                 max_bad_fraction: float = 0.01):
-        super().__init__(img_size, scale, seed)
+                 max_bad_fraction: float = 0.01, crop: str = "random_size", color_jitter: float = 0.0):
+        super().__init__(img_size, scale, seed, crop, color_jitter)
         if not os.path.isdir(root):
             raise DataError(f"data folder not found: {root}")
         self.root = root
@@ -156,8 +170,8 @@ class EmbeddedImages(SeededAugDataset):
     (`short_side`: downscale larger photos to this once; 0 keeps them as shipped)."""
 
     def __init__(self, img_size: int = 224, length: int = 1024, scale=(0.2, 1.0), seed: int = 0,
-                 short_side: int = 0):
-        super().__init__(img_size, scale, seed)
+                 short_side: int = 0, crop: str = "random_size", color_jitter: float = 0.0):
+        super().__init__(img_size, scale, seed, crop, color_jitter)
         self.images, self.length = embedded_images(short_side), length
 
     def __len__(self):

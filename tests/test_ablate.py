@@ -49,7 +49,8 @@ def test_suites_are_well_formed():
 def test_every_arm_builds_and_runs_forward():
     """Each arm's overrides are valid MaskedAutoencoder arguments on the study's 28-px model."""
     x = torch.randn(2, 1, 28, 28)
-    configs = {json.dumps(a["model"], sort_keys=True): a["model"] for s in SUITES.values() for a in s["arms"]}
+    configs = {json.dumps(a["model"], sort_keys=True): a["model"] for s in SUITES.values() for a in s["arms"]
+               if not isinstance(a["model"].get("target"), dict)}  # PCA and token: resolved at run time (below)
     for key, kw in configs.items():
         torch.manual_seed(0)
         mae = MaskedAutoencoder(**{**ARCH, **DECODER, "norm_pix_loss": True, **kw})

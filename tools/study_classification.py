@@ -102,11 +102,15 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None) -> tuple:
-    """`model_kw` overrides MaskedAutoencoder arguments (the ablation arms of `mae ablate`)."""
+def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=None, transform=None) -> tuple:
+    """`model_kw` overrides MaskedAutoencoder arguments (the ablation arms of `mae ablate`), `setup(mae)`
+    runs before training (a PCA target's basis), `transform(idx, epoch)` gives the augmented uint8
+    images x[idx] in place of the batched crop + flip (the augmentation ablation)."""
     torch.manual_seed(args.seed)
     kw = {**ARCH, **DECODER, "norm_pix_loss": True, "mask_ratio": 0.75, **(model_kw or {})}
     mae = MaskedAutoencoder(**kw).to(device)
+    if setup is not None:
+        setup(mae)
     opt = build_adamw(mae, lr=args.mae_blr * args.batch / 256, weight_decay=0.05, betas=(0.9, 0.95))
     peak = [g["lr"] for g in opt.param_groups]
     gen = torch.Generator().manual_seed(args.seed)
@@ -118,8 +122,9 @@ def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None) -> tuple:
         for idx in batches(len(x), args.batch, gen, device):
             for g, p in zip(opt.param_groups, peak):
                 g["lr"] = p * lr_factor(step, total, warm)
+            imgs = normalise(transform(idx, epoch)) if transform else augment(normalise(x[idx]), (0.2, 1.0), aug_gen)
             with autocast(device):
-                loss, _, _ = mae.forward_mae(augment(normalise(x[idx]), (0.2, 1.0), aug_gen))
+                loss, _, _ = mae.forward_mae(imgs)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -180,11 +185,11 @@ def finetune(init, trainable, data, args, device) -> float:
     return test_top1(model, xt, yt, device)
 
 
-def linear_probes(init, data, args, device) -> dict:
+def linear_probes(init, data, args, device, pools=("cls", "avg")) -> dict:
     """Class-token and pooled-feature probes on features cached once per image."""
     (x, y), (xt, yt) = data["train"], data["test"]
     out = {}
-    for name, pool in (("cls", False), ("avg", True)):
+    for name, pool in ((n, n == "avg") for n in pools):
         torch.manual_seed(args.seed)
         model = build(init, global_pool=pool, probe_bn=True, head_init_std=0.01, trainable="head").to(device)
         f, ft = (cache_features(model, normalise(a), autocast_dtype=torch.bfloat16 if device.type == "cuda" else None)

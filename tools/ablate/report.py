@@ -80,6 +80,14 @@ def markdown(run: dict, rows: list) -> str:
     claims = sorted({c[1] for a in suite["arms"] for c in a.get("claim", {}).values()})
     if claims:
         lines += ["", "Directions without a paper number are the paper's stated ones: " + "; ".join(claims) + "."]
+    if suite.get("note"):
+        lines += ["", suite["note"]]
+    tok = next((r["tokenizer"] for arm in run["arms"].values() for r in arm.values() if r.get("tokenizer")), None)
+    if tok:
+        usage = tok.get("usage", {})
+        lines += ["", f"Tokenizer: `{tok['config']}` with {tok['options']} on {tok['train_images']} training "
+                  f"images; {usage.get('used_codes', '?')} of {usage.get('vocab_size', '?')} codes used, "
+                  f"perplexity {usage.get('perplexity', float('nan')):.1f}."]
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import torch
 
+from tools.ablate.arms import resolve
 from tools.ablate.suites import BUDGETS, SUITES
 from tools.study_classification import finetune, linear_probes, load_fmnist, log, pretrain_mae
 
@@ -34,7 +35,11 @@ def load_data(budget: dict, root: str, device) -> dict:
 def pretrained(arm, seed, budget, data, device, folder) -> tuple:
     """Encoder weights for this arm's pretraining config, from the cache or trained now."""
     args = study_args(budget, arm, seed)
-    key = json.dumps({"model": arm["model"], "epochs": args.pretrain_epochs, "seed": seed}, sort_keys=True)
+    model_kw, setup, transform, extra = resolve(arm, budget, data, seed, os.path.dirname(folder))
+    spec = {"model": model_kw, "epochs": args.pretrain_epochs, "seed": seed}
+    if "augment" in arm:
+        spec["augment"] = arm["augment"]
+    key = json.dumps(spec, sort_keys=True)
     path = os.path.join(folder, hashlib.sha1(key.encode()).hexdigest()[:12] + ".pt")
     if os.path.isfile(path):
         blob = torch.load(path, map_location=device, weights_only=True)
@@ -43,9 +48,9 @@ def pretrained(arm, seed, budget, data, device, folder) -> tuple:
         torch.cuda.reset_peak_memory_stats()
     steps = args.pretrain_epochs * (len(data["train"][0]) // args.batch)
     t = time.time()
-    state, losses = pretrain_mae(data["train"][0], args, device, model_kw=arm["model"])
+    state, losses = pretrain_mae(data["train"][0], args, device, model_kw=model_kw, setup=setup, transform=transform)
     seconds = time.time() - t
-    info = {"pretrain_seconds": round(seconds, 2), "step_ms": round(1000 * seconds / max(1, steps), 2),
+    info = {**extra, "pretrain_seconds": round(seconds, 2), "step_ms": round(1000 * seconds / max(1, steps), 2),
             "pretrain_losses": losses,
             "peak_mem_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else None}
     os.makedirs(folder, exist_ok=True)
@@ -59,7 +64,7 @@ def evaluate(arm, seed, budget, metrics, data, device, folder) -> dict:
     args = study_args(budget, arm, seed)
     res = dict(info, trained_now=trained)
     if "lin" in metrics:
-        res["lin"] = linear_probes(state, data, args, device)["cls"]
+        res["lin"] = linear_probes(state, data, args, device, pools=("cls",))["cls"]
     if "ft" in metrics:
         res["ft"] = finetune(state, arm.get("trainable", "all"), data, args, device)
     return res

@@ -4,8 +4,9 @@ An arm: `name`, `x` (the plotted value), `model` (MaskedAutoencoder overrides), 
 on the budget's pretraining epochs), `trainable` (blocks fine-tuned for the 'ft' metric: "all" or
 k), `paper` (only numbers the paper states: /work/shared/PAPER.md, Table 1 of the paper, ViT-L,
 800 epochs) and `claim` (a direction the paper's text states without a number, relative to the
-suite's reference arm). Decoder widths and schedules are scaled to the small model: our encoder
-is 128 wide (ViT-L: 1024), so the paper's 128/256/512 decoders become 16/32/64.
+suite's reference arm) and `augment` (pretrain/data.py transform options, the augmentation suite).
+A suite's `note` is printed under its table. Decoder widths and schedules are scaled to the small
+model: our encoder is 128 wide (ViT-L: 1024), so the paper's 128/256/512 decoders become 16/32/64.
 """
 
 # the paper's default ViT-L row of Table 1 (800 epochs, random 75%, 8-block 512-d decoder)
@@ -13,12 +14,21 @@ DEFAULT = {"ft": 84.9, "lin": 73.5}
 
 BUDGETS = {
     # seconds per arm on a CPU: a test and a smoke run
-    "tiny": dict(train_images=128, test_images=128, pretrain_epochs=1, probe_epochs=1, ft_epochs=1, batch=64),
+    "tiny": dict(train_images=32, test_images=32, pretrain_epochs=1, probe_epochs=1, ft_epochs=1, batch=16,
+                 tokenizer_epochs=1),
+    # about a minute per arm on 2 idle CPU cores (docs/RESULTS.md's measured suites)
+    "quick": dict(train_images=1024, test_images=1000, pretrain_epochs=2, probe_epochs=20, ft_epochs=1, batch=64,
+                  tokenizer_epochs=2),
     # minutes per arm on 2 CPU cores
-    "small": dict(train_images=10000, test_images=10000, pretrain_epochs=20, probe_epochs=20, ft_epochs=5, batch=256),
+    "small": dict(train_images=10000, test_images=10000, pretrain_epochs=20, probe_epochs=20, ft_epochs=5, batch=256,
+                  tokenizer_epochs=5),
     # the classification study's budget (docs/RESULTS.md): a GPU, or hours on a CPU
-    "full": dict(train_images=0, test_images=0, pretrain_epochs=100, probe_epochs=30, ft_epochs=15, batch=256),
+    "full": dict(train_images=0, test_images=0, pretrain_epochs=100, probe_epochs=30, ft_epochs=15, batch=256,
+                 tokenizer_epochs=20),
 }
+
+PCA_K = 8  # half the patch dimension, as compare-targets' default (96 of a 192-d patch)
+JITTER = 0.4  # the usual strength (MoCo v2, BYOL); the paper does not state its own
 
 LOWER_THAN_75 = "Sec. 4.1: linear probing accuracy increases steadily with the masking ratio until 75%"
 SHORTER = "Sec. 4.1 / Figure 7: accuracy improves steadily with longer training"
@@ -67,6 +77,26 @@ SUITES = {
             {"name": f"{f}x", "x": f, "epochs": f, "model": {},
              **({"paper": DEFAULT} if f == 1 else {"claim": {"ft": ("lower", SHORTER), "lin": ("lower", SHORTER)}})}
             for f in (0.25, 0.5, 1)]),
+    "target": dict(
+        title="Table 1d: reconstruction target", figure=False, reference="pixel (w/o norm)", metrics=("ft", "lin"),
+        note=f"PCA: the top {PCA_K} of the 16 components of a 4x4 grey patch (paper: 96 of 768). dVAE token: our "
+             "dVAE tokenizer (pretrain/tokenizers, its config trained on the budget's training images; "
+             "details below the table), not DALL-E's.", arms=[
+            {"name": "pixel (w/o norm)", "x": 0, "model": {"target": "pixel"}, "paper": DEFAULT},
+            {"name": "pixel (w/ norm)", "x": 1, "model": {"target": "norm_pixel"}, "paper": {"ft": 85.4, "lin": 73.9}},
+            {"name": "PCA", "x": 2, "model": {"target": {"type": "pca", "k": PCA_K}}, "paper": {"ft": 84.6, "lin": 72.3}},
+            {"name": "dVAE token", "x": 3, "model": {"target": {"type": "token"}}, "paper": {"ft": 85.3, "lin": 71.6}}]),
+    "augmentation": dict(
+        title="Table 1e: data augmentation", figure=False, reference="crop, rand size", metrics=("ft", "lin"),
+        note="Every arm goes through the pretraining data pipeline's per-image transforms (pretrain/data.py); "
+             f"colour jitter: torchvision ColorJitter, brightness/contrast/saturation {JITTER} (saturation is a "
+             "no-op on grey images). Fine-tuning and probes are the same for all arms.", arms=[
+            {"name": "none", "x": 0, "model": {}, "augment": {"crop": "none"}, "paper": {"ft": 84.0, "lin": 65.7}},
+            {"name": "crop, fixed size", "x": 1, "model": {}, "augment": {"crop": "fixed_size"},
+             "paper": {"ft": 84.7, "lin": 73.1}},
+            {"name": "crop, rand size", "x": 2, "model": {}, "augment": {"crop": "random_size"}, "paper": DEFAULT},
+            {"name": "crop + color jit", "x": 3, "model": {}, "augment": {"crop": "random_size", "color_jitter": JITTER},
+             "paper": {"ft": 84.3, "lin": 71.9}}]),
     "partial": dict(
         title="Figure 9: partial fine-tuning (last k of 4 blocks; paper: of 24)", figure=True,
         xlabel="blocks fine-tuned", reference="0 blocks", metrics=("ft",), arms=[

@@ -1,0 +1,81 @@
+"""`mae ablate` beyond mask-token: the target suite (PCA basis, a dVAE tokenizer trained through its
+config), the augmentation suite (the pretraining pipeline's crops and colour jitter) and every other
+suite end to end on generated Fashion-MNIST-format files with the tiny budget."""
+import json
+import os
+
+import pytest
+import torch
+
+from pretrain.data import pretrain_transform
+from tools.ablate.arms import TensorImages
+from tools.ablate.suites import SUITES
+from tools.cli import main
+
+from test_ablate import fake_fmnist
+
+
+@pytest.fixture(scope="module")
+def fmnist(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("fmnist") / "data")
+    fake_fmnist(root, n=32)  # the tiny budget's 32 images: two steps per training loop
+    return root
+
+
+def run(suite, data, out):
+    assert main(["ablate", suite, "--budget", "tiny", "--out", str(out), "--data", data]) == 0
+    folder = os.path.join(str(out), suite, "tiny")
+    rows = json.load(open(os.path.join(folder, f"{suite}.json")))["rows"]
+    table = open(os.path.join(folder, f"{suite}.md")).read()
+    assert [r["case"] for r in rows] == [a["name"] for a in SUITES[suite]["arms"]]
+    for r in rows:
+        assert all(0 <= r[m] <= 100 for m in SUITES[suite]["metrics"]), r
+        assert f"| {r['case']} |" in table
+        expect = "reference" if r["case"] == SUITES[suite]["reference"] else None
+        assert all((d == expect) if expect else (d in ("yes", "no") or d.startswith("n/a"))
+                   for d in r["same_direction"].values()), r
+    return folder, rows, table
+
+
+def test_crop_modes_and_colour_jitter():
+    img = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8)
+    torch.manual_seed(0)
+    assert torch.equal(pretrain_transform(28, crop="none")(img), img)  # resize to its own size: unchanged
+    fixed = pretrain_transform(28, crop="fixed_size")(img)
+    assert fixed.shape == img.shape and not torch.equal(fixed, img)
+    jittered = pretrain_transform(28, crop="none", color_jitter=0.4)(img)
+    assert jittered.shape == img.shape and not torch.equal(jittered, img)
+    with pytest.raises(ValueError, match="unknown crop 'square'"):
+        pretrain_transform(28, crop="square")
+
+
+def test_in_memory_images_are_seeded_per_epoch_and_sample():
+    ds = TensorImages(torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8), seed=3)
+    a, b = ds[(0, 1)]["inputs"], ds[(0, 1)]["inputs"]
+    assert a.shape == (1, 28, 28) and torch.equal(a, b)
+    assert not all(torch.equal(ds[(e, 1)]["inputs"], a) for e in range(1, 4))
+
+
+def test_target_suite_trains_its_tokenizer_once(fmnist, tmp_path):
+    folder, rows, table = run("target", fmnist, tmp_path)
+    assert "Tokenizer: `configs/tokenizer/dvae-v8192-d8_embedded_cpu.py`" in table and "codes used" in table
+    assert os.path.isfile(os.path.join(folder, "tokenizer", "tokenizer.pth"))
+    arm = json.load(open(os.path.join(folder, "arms", "dvae-token__seed0.json")))
+    assert arm["result"]["tokenizer"]["usage"]["vocab_size"] == 512
+    os.remove(os.path.join(folder, "arms", "dvae-token__seed0.json"))
+    os.remove(os.path.join(folder, "tokenizer", "images", "00000.png"))  # a retrain would rewrite it
+    run("target", fmnist, tmp_path)
+    assert not os.path.isfile(os.path.join(folder, "tokenizer", "images", "00000.png"))
+
+
+def test_augmentation_suite(fmnist, tmp_path):
+    _, rows, table = run("augmentation", fmnist, tmp_path)
+    assert "ColorJitter" in table and {r["case"] for r in rows} >= {"none", "crop + color jit"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suite", ["mask-ratio", "decoder", "sampling", "schedule", "partial"])
+def test_other_suites_run_with_the_tiny_budget(suite, fmnist, tmp_path):
+    folder, rows, _ = run(suite, fmnist, tmp_path)
+    if SUITES[suite]["figure"]:
+        assert os.path.getsize(os.path.join(folder, f"{suite}.png")) > 0
