@@ -58,7 +58,7 @@ def test_in_memory_images_are_seeded_per_epoch_and_sample():
 
 def test_target_suite_trains_its_tokenizer_once(fmnist, tmp_path):
     folder, rows, table = run("target", fmnist, tmp_path)
-    assert "Tokenizer: `configs/tokenizer/dvae-v8192-d8_embedded_cpu.py`" in table and "codes used" in table
+    assert "Tokenizer: `configs/tokenizer/dvae-v512-d8_embedded_cpu.py`" in table and "codes used" in table
     assert os.path.isfile(os.path.join(folder, "tokenizer", "tokenizer.pth"))
     arm = json.load(open(os.path.join(folder, "arms", "dvae-token__seed0.json")))
     assert arm["result"]["tokenizer"]["usage"]["vocab_size"] == 512

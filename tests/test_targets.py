@@ -63,7 +63,7 @@ def test_pca_full_dimension_reconstructs_patches():
 def test_wrong_tokenizer_files_are_refused(dvae_file, tmp_path):
     other = tmp_path / "mae.pth"
     torch.save({"model": {"cls_token": torch.zeros(1)}}, other)
-    with pytest.raises(TokenizerError, match="not a dVAE tokenizer checkpoint"):
+    with pytest.raises(TokenizerError, match="is not a tokenizer checkpoint"):
         DVAETokenizer(str(other))
     with pytest.raises(TokenizerError, match="vocabulary 512, the config asks for 8192"):
         DVAETokenizer(dvae_file, vocab_size=8192)

@@ -13,7 +13,7 @@ from pretrain.errors import ConfigError
 
 KINDS = ("pixel", "norm_pixel", "pca", "token")  # pretrain.target_family.KINDS, without importing torch here
 
-DEFAULT_TOKENIZER = "configs/tokenizer/dvae-v8192-d8_embedded_cpu.py"
+DEFAULT_TOKENIZER = "configs/tokenizer/dvae-v512-d8_embedded_cpu.py"
 EVALS = (("linear probe", "configs/classification/vit-tiny-p8_linprobe_embedded_cpu.py"),
          ("fine-tune", "configs/classification/vit-tiny-p8_ft_embedded_cpu.py"))
 
@@ -31,8 +31,11 @@ def arm_config(config: str, target: str, out_dir: str, tokenizer: str = None, pc
     from tools.config import load_config
 
     base = load_config(config)
-    spec = {"pixel": dict(type="pixel"), "norm_pixel": dict(type="norm_pixel"), "pca": dict(type="pca", k=pca_k),
-            "token": dict(type="token", tokenizer=dict(type="dvae", checkpoint=tokenizer))}[target]
+    spec = {"pixel": dict(type="pixel"), "norm_pixel": dict(type="norm_pixel"),
+            "pca": dict(type="pca", k=pca_k)}.get(target)
+    if target == "token":  # 'dvae' or 'vq', as the trained file says
+        from pretrain.tokenizers import tokenizer_type
+        spec = dict(type="token", tokenizer=dict(type=tokenizer_type(tokenizer), checkpoint=tokenizer))
     hooks = [h for h in base.get("custom_hooks", []) if not (target == "token" and h["type"] == "ReconstructionHook")]
     if target == "pca":
         hooks = [dict(type="PCATargetHook")] + hooks
@@ -180,7 +183,7 @@ def add_parser(sub) -> None:
     c.add_argument("--finetune", default=EVALS[1][1], help="fine-tune config ('none' to skip)")
     c.add_argument("--tokenizer", help="a trained tokenizer.pth (default: train one with --tokenizer-config)")
     c.add_argument("--tokenizer-config", default=DEFAULT_TOKENIZER, help="how to train the tokenizer when "
-                   "--tokenizer is not given")
+                   "--tokenizer is not given: the dVAE, or configs/tokenizer/vq-v512-d8_embedded_cpu.py")
     c.add_argument("--pca-k", type=int, default=96, help="principal components of the pca target")
     for flag, what in (("--cfg-options", "pretraining"), ("--eval-options", "both evaluations"),
                        ("--tokenizer-options", "tokenizer training")):

@@ -2,38 +2,37 @@
 
 Encoder: conv stem + log2(downsample) stride-2 convs -> logits over the vocabulary per grid cell.
 Training samples a relaxed one-hot with Gumbel-softmax (temperature annealed), looks up a codebook
-and decodes back to pixels; the loss is reconstruction MSE plus a KL to the uniform prior, which keeps
-codes in use. Tokenizing is the argmax of the logits. The finished tokenizer is one file
-(`tokenizer.pth`) with its kind, vocabulary and architecture, so a wrong file is refused clearly.
+and decodes back to pixels. Tokenizing is the argmax of the logits.
+
+Loss: reconstruction MSE, DALL-E's KL of each cell to the uniform prior (`kl_weight`), and a usage term
+(`usage_weight`): log V minus the mutual information between cells and codes, H(mean q) - mean H(q).
+At short budgets the first two alone collapse (measured: 1 of 8192 codes after 3 epochs of the CPU
+config): the logits stay near zero, the Gumbel noise picks codes at random, the decoder learns the mean
+colour and the argmax settles on one code. The usage term rewards confident cells spread over many
+codes, which is what a tokenizer needs (docs/RESULTS.md has the before / after numbers).
 """
 import math
-import os.path as osp
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from ..registry import MODELS
-from .base import IMAGENET_MEAN, IMAGENET_STD, Tokenizer, TokenizerError
+from .base import IMAGENET_MEAN, IMAGENET_STD, Tokenizer, code_usage
+from .files import load_tokenizer_file, tokenizer_state
+from .nets import conv_decoder, conv_encoder
 
-KIND = "mae-dvae-tokenizer"
-
-
-def _layers(downsample: int) -> int:
-    n = int(round(math.log2(downsample)))
-    if downsample < 1 or 2 ** n != downsample:
-        raise ValueError(f"dVAE downsample must be a power of two, got {downsample}")
-    return n
+KIND = "dvae"
 
 
-def code_usage(ids: torch.Tensor, vocab_size: int) -> dict:
-    """How many codes are used and the perplexity of their frequencies (= vocab when uniform,
-    1 when collapsed to one code)."""
-    counts = torch.bincount(ids.flatten(), minlength=vocab_size).float()
-    p = counts / counts.sum()
-    entropy = -(p[p > 0] * p[p > 0].log()).sum()
-    return {"used_codes": int((counts > 0).sum()), "perplexity": float(entropy.exp()), "vocab_size": vocab_size}
+def usage_gap(logq: torch.Tensor) -> torch.Tensor:
+    """log V minus the mutual information between cells and codes, H(mean q) - mean H(q), from
+    log-probabilities (B, V, h, w): 0 when every cell is sure of its code and the codes are used
+    equally, log V when all cells share one code or every cell is uniform."""
+    q = logq.exp()
+    cell_entropy = -(q * logq).sum(1).mean()
+    mean_q = q.mean(dim=(0, 2, 3))
+    return math.log(logq.shape[1]) + (mean_q * mean_q.clamp_min(1e-12).log()).sum() + cell_entropy
 
 
 @MODELS.register_module()
@@ -42,21 +41,15 @@ class DiscreteVAE(BaseModel):
 
     def __init__(self, vocab_size: int = 8192, hidden: int = 64, codebook_dim: int = 64, downsample: int = 8,
                  temperature=(1.0, 0.0625), anneal_iters: int = 2000, kl_weight: float = 1e-3,
-                 data_preprocessor=None):
+                 usage_weight: float = 0.0, hard: bool = False, data_preprocessor=None):
         super().__init__(data_preprocessor=data_preprocessor)
-        n = _layers(downsample)
         self.arch = dict(vocab_size=vocab_size, hidden=hidden, codebook_dim=codebook_dim, downsample=downsample)
         self.vocab_size, self.downsample = vocab_size, downsample
         self.temperature, self.anneal_iters, self.kl_weight = tuple(temperature), anneal_iters, kl_weight
-        enc = [nn.Conv2d(3, hidden, 3, padding=1), nn.ReLU()]
-        for _ in range(n):
-            enc += [nn.Conv2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU()]
-        self.encoder = nn.Sequential(*enc, nn.Conv2d(hidden, vocab_size, 1))
-        self.codebook = nn.Embedding(vocab_size, codebook_dim)
-        dec = [nn.Conv2d(codebook_dim, hidden, 1), nn.ReLU()]
-        for _ in range(n):
-            dec += [nn.ConvTranspose2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU()]
-        self.decoder = nn.Sequential(*dec, nn.Conv2d(hidden, 3, 3, padding=1))
+        self.usage_weight, self.hard = usage_weight, hard
+        self.encoder = conv_encoder(vocab_size, hidden, downsample)
+        self.codebook = torch.nn.Embedding(vocab_size, codebook_dim)
+        self.decoder = conv_decoder(codebook_dim, hidden, downsample)
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
     def tau(self) -> float:
@@ -79,47 +72,26 @@ class DiscreteVAE(BaseModel):
         logits = self.encoder(inputs)
         if mode == "predict":
             return logits.argmax(1)
-        soft = F.gumbel_softmax(logits, tau=self.tau(), hard=False, dim=1)
-        recon = self.decode_onehot(soft)
-        rec_loss = F.mse_loss(recon, inputs)
+        soft = F.gumbel_softmax(logits, tau=self.tau(), hard=self.hard, dim=1)
+        rec_loss = F.mse_loss(self.decode_onehot(soft), inputs)
         logq = F.log_softmax(logits, dim=1)
-        kl = (logq.exp() * (logq + math.log(self.vocab_size))).sum(1).mean()
+        kl = (logq.exp() * (logq + math.log(self.vocab_size))).sum(1).mean()  # to the uniform prior
         if self.training:
             self.step += 1
         stats = code_usage(logits.argmax(1), self.vocab_size)
-        return {"loss_rec": rec_loss, "loss_kl": self.kl_weight * kl,
-                "perplexity": torch.tensor(stats["perplexity"]), "tau": torch.tensor(self.tau())}
+        return {"loss_rec": rec_loss, "loss_kl": self.kl_weight * kl, "loss_usage": self.usage_weight * usage_gap(logq),
+                "perplexity": torch.tensor(stats["perplexity"]), "used": torch.tensor(stats["used_fraction"]),
+                "tau": torch.tensor(self.tau())}
 
     def tokenizer_state(self, usage: dict = None) -> dict:
-        return {"kind": KIND, "vocab_size": self.vocab_size, "arch": dict(self.arch),
-                "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}, "usage": usage or {}}
-
-
-def load_tokenizer_file(path: str, vocab_size=None) -> DiscreteVAE:
-    """A `tokenizer.pth` written by our dVAE training; anything else is refused in one line."""
-    if not osp.isfile(path):
-        raise TokenizerError(f"tokenizer checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise TokenizerError(f"{path} is not a tokenizer checkpoint ({str(e).splitlines()[0]})") from e
-    kind = obj.get("kind") if isinstance(obj, dict) else None
-    if kind != KIND:
-        what = f"kind {kind!r}" if kind else f"keys {sorted(obj)[:5]}" if isinstance(obj, dict) else type(obj).__name__
-        raise TokenizerError(f"{path} is not a dVAE tokenizer checkpoint ({what}; expected kind {KIND!r}, "
-                             f"written as tokenizer.pth by `mae train configs/tokenizer/...`)")
-    if vocab_size is not None and int(vocab_size) != obj["vocab_size"]:
-        raise TokenizerError(f"tokenizer {path} has vocabulary {obj['vocab_size']}, the config asks for {vocab_size}")
-    model = DiscreteVAE(**obj["arch"])
-    model.load_state_dict(obj["state_dict"])
-    return model.eval()
+        return tokenizer_state(self, KIND, usage)
 
 
 class DVAETokenizer(Tokenizer):
     """Our dVAE's encoder, frozen; its view is the crop at `grid * downsample` pixels in [0, 1]."""
 
     def __init__(self, checkpoint: str, vocab_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-        vae = load_tokenizer_file(checkpoint, vocab_size)
+        vae = load_tokenizer_file(checkpoint, DiscreteVAE, KIND, vocab_size)
         super().__init__(vae.vocab_size, mean, std)
         self.downsample = vae.downsample
         self.encoder = vae.encoder

@@ -12,7 +12,7 @@ from pretrain.pca import fit_pca
 from pretrain.targets import patchify
 from tools.study_classification import ARCH, MEAN, STD, log, normalise
 
-TOKENIZER_CONFIG = "configs/tokenizer/dvae-v8192-d8_embedded_cpu.py"
+TOKENIZER_CONFIG = "configs/tokenizer/dvae-v512-d8_embedded_cpu.py"
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
