@@ -1,7 +1,7 @@
 # Our discrete VAE tokenizer (Gumbel-softmax, vocabulary 512, one token per 8x8 pixels) on the photos
 # that ship with scikit-image (the demo's data: 512 random 64 px crops an epoch), a few minutes on a
 # 2-core CPU. Leaves tokenizer.pth (the file the token target loads), tokenizer_reconstruction.png
-# (inputs, decoded tokens, token map; codebook statistics in the title) and codebook_usage.json (used
+# (inputs, decoded tokens, token map; codebook statistics printed under it) and codebook_usage.json (used
 # codes, perplexity: few codes or a perplexity near 1 means the tokenizer collapsed).
 #   mae train configs/tokenizer/dvae-v512-d8_embedded_cpu.py --work-dir work_dirs/tokenizer
 # Any image folder: --cfg-options train_dataloader.dataset.type=ImageFolder train_dataloader.dataset.root=DIR

@@ -1,7 +1,7 @@
 # Our vector-quantised VAE tokenizer (vector-quantize-pytorch: `pip install -e ".[tokens]"`; vocabulary
 # 512, one token per 8x8 pixels) on the photos that ship with scikit-image, a few minutes on a 2-core CPU.
 # The same outputs as the dVAE config: tokenizer.pth (use it with tokenizer=dict(type='vq', checkpoint=...)),
-# tokenizer_reconstruction.png (codebook statistics in the title) and codebook_usage.json.
+# tokenizer_reconstruction.png (codebook statistics printed under it) and codebook_usage.json.
 #   mae train configs/tokenizer/vq-v512-d8_embedded_cpu.py --work-dir work_dirs/tokenizer_vq
 # Against collapse: k-means initialisation of the codebook on the first batch and replacement of codes
 # that fall out of use (dead_code_threshold: an EMA count below it) by encoder outputs.

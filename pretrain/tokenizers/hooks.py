@@ -1,6 +1,6 @@
 """After tokenizer training (dVAE or VQ-VAE): `tokenizer.pth`, a reconstruction picture and codebook-usage
 statistics (used codes, perplexity), so a collapsed tokenizer (few codes, perplexity near 1) is visible:
-the statistics are logged, written to `codebook_usage.json` and printed on the picture, whose token-map
+the statistics are logged, written to `codebook_usage.json` and printed under the picture, whose token-map
 column colours each cell by its id (a collapsed tokenizer paints one flat colour)."""
 import json
 import os.path as osp
@@ -60,9 +60,8 @@ class TokenizerReportHook(Hook):
         pic = osp.join(runner.work_dir, "tokenizer_reconstruction.png")
         save_reconstruction_png({"input": x.cpu(), "decoded tokens": recon.cpu(),
                                  "token map": token_map(pic_ids, x.shape[-1])}, pic,
-                                title=f"{type(model).__name__}: {usage_line(usage)}",
-                                footer=f"over {usage['images']} training crops; "
-                                       f"reconstruction MSE {usage['reconstruction_mse']:.4f}")
+                                footer=f"{type(model).__name__}: {usage_line(usage)}\nover {usage['images']} "
+                                       f"training crops; reconstruction MSE {usage['reconstruction_mse']:.4f}")
         with open(osp.join(runner.work_dir, "codebook_usage.json"), "w") as f:
             json.dump(usage, f, indent=1)
         atomic_save(model.tokenizer_state(usage), osp.join(runner.work_dir, "tokenizer.pth"))
