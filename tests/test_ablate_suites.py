@@ -9,6 +9,7 @@ import torch
 
 from pretrain.data import pretrain_transform
 from tools.ablate.arms import TensorImages
+from tools.ablate.runner import run_suite
 from tools.ablate.suites import SUITES
 from tools.cli import main
 
@@ -69,8 +70,14 @@ def test_target_suite_trains_its_tokenizer_once(fmnist, tmp_path):
 
 
 def test_augmentation_suite(fmnist, tmp_path):
-    _, rows, table = run("augmentation", fmnist, tmp_path)
+    folder, rows, table = run("augmentation", fmnist, tmp_path)
     assert "ColorJitter" in table and {r["case"] for r in rows} >= {"none", "crop + color jit"}
+    arm = os.path.join(folder, "arms", "none__seed0.json")
+    stale = json.load(open(arm))
+    stale["budget"]["probe_epochs"] += 1  # a result from an earlier version of the budget: not reused
+    json.dump(stale, open(arm, "w"))
+    again = run_suite("augmentation", "tiny", str(tmp_path), data_root=fmnist)
+    assert again["trained"] == [("none", 0)] and again["arms"]["none"][0]["trained_now"] is False
 
 
 @pytest.mark.slow

@@ -85,8 +85,9 @@ def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate
     results, trained, spent, data = {}, [], [], None
     for k, (arm, seed) in enumerate(jobs, 1):
         path = os.path.join(folder, "arms", f"{slug(arm['name'])}__seed{seed}.json")
-        if os.path.isfile(path):
-            results.setdefault(arm["name"], {})[seed] = json.load(open(path))["result"]
+        done = json.load(open(path)) if os.path.isfile(path) else None
+        if done and done["budget"] == budget:  # an edited budget (same name) reruns the evaluation
+            results.setdefault(arm["name"], {})[seed] = done["result"]
             continue
         left = len(jobs) - k + 1
         eta = f"{sum(spent) / len(spent) * left / 60:.1f} min" if spent else "after the first arm"
