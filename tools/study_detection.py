@@ -70,24 +70,25 @@ def run(args, log: str) -> None:
         raise SystemExit(f"`mae {' '.join(args)}` failed ({rc}); see {log}")
 
 
-def side_by_side(out: str, runs: dict, img_ids: list) -> str:
-    """One PNG: a row per validation image, a column per detector."""
+def side_by_side(path: str, columns: dict) -> str:
+    """One PNG at `path`: a column per entry of `columns` (title -> pictures: files or arrays), a row per picture."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    fig, axes = plt.subplots(len(img_ids), len(runs), figsize=(4 * len(runs), 4 * len(img_ids)), squeeze=False)
-    for col, (name, work) in enumerate(runs.items()):
-        for row, img_id in enumerate(img_ids):
+    rows = max(len(pics) for pics in columns.values())
+    fig, axes = plt.subplots(rows, len(columns), figsize=(4 * len(columns), 4 * rows), squeeze=False)
+    for col, (name, pics) in enumerate(columns.items()):
+        for row, pic in enumerate(pics):
             ax = axes[row][col]
-            ax.imshow(Image.open(os.path.join(work, "predictions", f"{img_id}.png")))
+            ax.imshow(Image.open(pic) if isinstance(pic, str) else pic)
             ax.set_axis_off()
             if row == 0:
                 ax.set_title(name)
     fig.tight_layout()
-    path = os.path.join(out, "detection_study.png")
     fig.savefig(path, dpi=80)
+    plt.close(fig)
     return path
 
 
@@ -167,7 +168,8 @@ def main(argv=None) -> None:
             results[name] = json.load(f)["metrics"]
     summary["seconds"]["evaluate"] = time.time() - t
     summary["metrics"] = results
-    summary["picture"] = side_by_side(out, work, pictures)
+    summary["picture"] = side_by_side(os.path.join(out, "detection_study.png"), {
+        name: [os.path.join(w, "predictions", f"{i}.png") for i in pictures] for name, w in work.items()})
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     for name, m in results.items():

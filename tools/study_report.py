@@ -109,3 +109,21 @@ Time per stage (s): {', '.join(f'{k} {v}' for k, v in secs.items())}.
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def put_section(path: str, text: str) -> str:
+    """Put `text` (starting with its own '# Title' line) into the markdown file at `path`: replacing
+    the section with that title up to the next top-level heading, or appended; other sections untouched."""
+    title = text.splitlines()[0].strip()
+    lines = open(path).read().splitlines(keepends=True) if os.path.isfile(path) else []
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == title), None)
+    if start is None:
+        body = "".join(lines).rstrip("\n")
+        new = (body + "\n\n" if body else "") + text
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("# ")), len(lines))
+        rest = "".join(lines[end:])
+        new = "".join(lines[:start]) + text + ("\n" + rest if rest else "")
+    with open(path, "w") as f:
+        f.write(new)
+    return path

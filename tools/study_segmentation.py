@@ -1,0 +1,248 @@
+"""A small segmentation study: UperNet on an MAE-pretrained ViT against the same model from random
+initialisation, on a generated ADE20K-layout set (`python -m tools.study_segmentation --out docs`).
+
+1. `write_ade20k` (what `mae synth-ade20k` runs) writes the set; 2. `mae train` pretrains an MAE on its
+training images (the folder config, `--cfg-options` pointing it at them); 3. `mae train` fine-tunes
+the tiny CPU segmentation config twice (MAE weights / random init), same budget and seed, in parallel;
+4. `mae test` scores both (mIoU, mAcc, aAcc) and draws label maps; 5. a picture (truth and both arms'
+predictions), `study_segmentation.json` and a section of `RESULTS.md` in `--out`.
+
+Every stage leaves a file that marks it done; a rerun with the same arguments skips finished stages
+(their recorded wall times are kept), and a work folder made with other arguments is refused.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import sys
+import time
+
+from tools.study_detection import ROOT, mae, side_by_side
+from tools.study_classification import machine
+from tools.study_report import put_section
+
+SEG = """_base_ = ['{root}/configs/segmentation/upernet_mae_vit-tiny-p8_synthetic-ade20k-64x64_cpu.py']
+data_root = '{data}'
+synthetic = {synthetic}
+model = dict(pretrained={pretrained},
+             backbone=dict(embed_dim={dim}, depth={depth}, num_heads={heads}, out_indices={out}, drop_path_rate=0.1),
+             neck=dict(embed_dim={dim}),
+             decode_head=dict(in_channels=[{dim}] * 4, channels={dim}, num_classes={classes}),
+             auxiliary_head=dict(in_channels={dim}, num_classes={classes}))
+train_dataloader = dict(batch_size={batch}, dataset=dict(data_root=data_root, synthetic=synthetic))
+val_dataloader = dict(dataset=dict(data_root=data_root, synthetic=synthetic))
+test_dataloader = val_dataloader
+optim_wrapper = dict(optimizer=dict(lr={lr}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end={warmup}),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin={warmup}, end={iters}),
+]
+train_cfg = dict(max_iters={iters}, val_interval={iters}, val_begin={iters} + 1)  # scored once, by `mae test`
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval={iters}))
+randomness = dict(seed={seed})
+"""
+ARMS = {"mae": "MAE-pretrained", "random": "random init"}
+BUDGET = ("train", "val", "size", "classes", "seed", "dim", "depth", "heads", "pretrain_epochs", "mae_batch",
+          "norm_pix", "iters", "batch", "lr")
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="where the picture, the JSON and RESULTS.md's section go")
+    p.add_argument("--work", default="work_dirs/study_segmentation", help="data, runs and logs")
+    p.add_argument("--train", type=int, default=400, help="training scenes")
+    p.add_argument("--val", type=int, default=100, help="validation scenes")
+    p.add_argument("--size", type=int, default=128, help="scene side (pixels)")
+    p.add_argument("--classes", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0, help="the set's seed and every run's")
+    p.add_argument("--dim", type=int, default=96, help="ViT width (patch 8, crop 64 as the tiny config)")
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--heads", type=int, default=3)
+    p.add_argument("--pretrain-epochs", type=int, default=200)
+    p.add_argument("--mae-batch", type=int, default=32)
+    p.add_argument("--norm-pix", action=argparse.BooleanOptionalAction, default=False,
+                   help="normalised-pixel MAE loss (off: per-patch normalisation drops the mean colour, "
+                        "and colour is much of what tells this set's classes apart)")
+    p.add_argument("--iters", type=int, default=400, help="fine-tuning iterations, each arm")
+    p.add_argument("--batch", type=int, default=8, help="fine-tuning batch")
+    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning peak lr (the tiny config's)")
+    p.add_argument("--pictures", type=int, default=4, help="validation scenes drawn")
+    args = p.parse_args(argv)
+    if args.depth < 4:
+        p.error("--depth must be at least 4: UperNet takes features from 4 different blocks")
+    return args
+
+
+def stage(summary: dict, name: str, done: str, work) -> None:
+    """Run `work()` unless `done` exists; record its wall time (a cached stage keeps its old time)."""
+    if os.path.exists(done) and name in summary["seconds"]:
+        print(f"[{name}] cached ({done})", flush=True)
+        return
+    print(f"[{name}] ...", flush=True)
+    t = time.time()
+    work()
+    summary["seconds"][name] = round(time.time() - t, 1)
+    print(f"[{name}] {summary['seconds'][name]} s", flush=True)
+
+
+def pretrain(args, work: str, images: str) -> None:
+    opts = [f"train_dataloader.dataset.root={images}", f"train_dataloader.batch_size={args.mae_batch}",
+            f"max_epochs={args.pretrain_epochs}", f"warmup_epochs={max(1, args.pretrain_epochs // 10)}",
+            f"model.embed_dim={args.dim}", f"model.depth={args.depth}", f"model.num_heads={args.heads}",
+            f"model.norm_pix_loss={args.norm_pix}", f"randomness.seed={args.seed}"]
+    # one thread: on a shared 2-core machine two OpenMP threads spin and ran ~10x slower here
+    job = mae(["train", "configs/pretrain/mae_vit-tiny-p8_folder_cpu.py", "--work-dir", os.path.join(work, "mae"),
+               "--cfg-options", *opts], os.path.join(work, "pretrain.log"), env=dict(OMP_NUM_THREADS="1"))
+    if job.wait():
+        raise SystemExit(f"pretraining failed; see {work}/pretrain.log")
+
+
+def both(job: dict, name: str, work: str) -> None:
+    """`mae` on both arms at once, one thread each (the study's machine has 2 cores). `job`: arm -> args."""
+    running = {arm: mae(a, os.path.join(work, f"{name}_{arm}.log"), env=dict(OMP_NUM_THREADS="1"))
+               for arm, a in job.items()}
+    failed = [arm for arm, p in running.items() if p.wait()]
+    if failed:
+        raise SystemExit(f"{name} failed for {failed}; see {work}/{name}_{failed[0]}.log")
+
+
+def finetune_both(args, work: str, data: str) -> None:
+    synthetic = dict(num_train=args.train, num_val=args.val, size=(args.size, args.size),
+                     num_classes=args.classes, seed=args.seed)
+    out = tuple(sorted({args.depth * k // 4 - 1 for k in (1, 2, 3, 4)}))  # 4 levels, evenly spaced
+    for arm in ARMS:
+        ckpt = os.path.join(work, "mae", "checkpoint-final.pth")
+        with open(os.path.join(work, f"seg_{arm}.py"), "w") as f:
+            f.write(SEG.format(root=ROOT, data=data, synthetic=synthetic, dim=args.dim, depth=args.depth,
+                               heads=args.heads, out=out, classes=args.classes, batch=args.batch, lr=args.lr,
+                               warmup=max(1, args.iters // 10), iters=args.iters, seed=args.seed,
+                               pretrained=repr(ckpt) if arm == "mae" else None))
+    both({arm: ["train", os.path.join(work, f"seg_{arm}.py"), "--work-dir", os.path.join(work, arm)]
+          for arm in ARMS}, "finetune", work)
+
+
+DRAW = """_base_ = ['./seg_{arm}.py']
+test_dataloader = dict(dataset=dict(indices={pictures}))  # the first few scenes: drawing is slow
+default_hooks = dict(visualization=dict(draw=True))
+"""
+
+
+def evaluate_both(args, work: str) -> None:
+    """Scores on every validation scene, then label maps drawn for the first few."""
+    for arm in ARMS:
+        with open(os.path.join(work, f"draw_{arm}.py"), "w") as f:
+            f.write(DRAW.format(arm=arm, pictures=args.pictures))
+    for name, config in (("eval", "seg_{}.py"), ("draw", "draw_{}.py")):
+        both({arm: ["test", os.path.join(work, config.format(arm)), os.path.join(work, arm, f"iter_{args.iters}.pth"),
+                    "--work-dir", os.path.join(work, f"{name}_{arm}")] for arm in ARMS}, name, work)
+
+
+def picture(args, work: str, path: str) -> None:
+    """Columns: truth, then each arm's prediction, over the image (halves of `mae test`'s drawings)."""
+    import numpy as np
+    from PIL import Image
+
+    runs = {arm: sorted(glob.glob(os.path.join(work, f"draw_{arm}", "*", "vis_data"))) for arm in ARMS}
+    drawn = {arm: sorted(glob.glob(os.path.join(r[-1], "vis_image", "*.png"))) for arm, r in runs.items()}
+    columns = {"ground truth": [], **{f"{ARMS[a]} prediction": [] for a in ARMS}}
+    for i in range(min(args.pictures, len(drawn["mae"]))):
+        for arm in ARMS:
+            both = np.asarray(Image.open(drawn[arm][i]).convert("RGB"))  # truth | prediction
+            half = both.shape[1] // 2
+            if arm == "mae":
+                columns["ground truth"].append(both[:, :half])
+            columns[f"{ARMS[arm]} prediction"].append(both[:, half:])
+    side_by_side(path, columns)
+
+
+def section(summary: dict, out: str) -> str:
+    """RESULTS.md's section, from the summary alone (a cached rerun rewrites it identically)."""
+    a, secs = summary["args"], summary["seconds"]
+    rows = "\n".join(f"| {ARMS[k]} | {m['mIoU']:.1f} | {m['mAcc']:.1f} | {m['aAcc']:.1f} |"
+                     for k, m in summary["metrics"].items())
+    png = os.path.relpath(summary["picture"], out)
+
+    loss = "normalised-pixel" if a["norm_pix"] else "plain pixel"
+
+    def diff(key):
+        return f"{summary['metrics']['mae'][key] - summary['metrics']['random'][key]:+.1f}"
+    return f"""# Segmentation study: synthetic ADE20K layout
+
+Produced by one command, `{summary['command']}`, report written {summary['date']}, on
+{summary['machine']} (2 cores shared with other jobs; niceness {summary['nice']}). Seed {a['seed']} for the set and
+every run.
+
+**Set.** `write_ade20k` (`mae synth-ade20k`): {a['train']} training and {a['val']} validation scenes of
+{a['size']}x{a['size']} px, {a['classes']} classes (label 0 ignored), seed {a['seed']}.
+**Model.** The tiny CPU config `configs/segmentation/upernet_mae_vit-tiny-p8_synthetic-ade20k-64x64_cpu.py`
+widened: ViT patch 8, width {a['dim']}, {a['depth']} blocks, {a['heads']} heads, crop 64, UperNet + FCN
+auxiliary head, sliding-window test. **MAE pretraining**: `mae train
+configs/pretrain/mae_vit-tiny-p8_folder_cpu.py` with `--cfg-options` pointing it at the {a['train']} training
+images (labels unused), {a['pretrain_epochs']} epochs at batch {a['mae_batch']}, {loss} loss, mask ratio 0.75.
+**Fine-tuning**, both arms the same config and seed: {a['iters']} iterations at batch {a['batch']}, AdamW peak
+lr {a['lr']:g}, layer decay 0.65 (also for random init: the config is shared), warmup then poly; the only
+difference is `model.pretrained`.
+Scores: `mae test` on the {a['val']} validation scenes (mmseg's IoUMetric), evaluated once, at the end.
+
+| backbone | mIoU | mAcc | aAcc |
+|---|---|---|---|
+{rows}
+
+MAE-pretrained minus random init: {diff('mIoU')} mIoU, {diff('mAcc')} mAcc, {diff('aAcc')} aAcc (one seed, one
+run each).
+
+![truth and both arms' predicted label maps]({png})
+
+Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; total
+{sum(secs.values()) / 60:.1f} min.
+"""
+
+
+def main(argv=None) -> None:
+    args = parse(argv)
+    out, work = os.path.abspath(args.out), os.path.abspath(args.work)
+    data = os.path.join(work, "data", "ADEChallengeData2016")
+    os.makedirs(out, exist_ok=True)
+    os.makedirs(work, exist_ok=True)
+    budget = {k: getattr(args, k) for k in BUDGET}
+    path = os.path.join(work, "summary.json")
+    summary = json.load(open(path)) if os.path.isfile(path) else dict(args=budget, seconds={})
+    if summary["args"] != budget:
+        raise SystemExit(f"{work} holds a study made with {summary['args']}; use another --work or delete it")
+
+    def save():
+        with open(path, "w") as f:
+            json.dump(summary, f, indent=2)
+
+    from transfer.segmentation.synthetic import MARKER, write_ade20k
+    stage(summary, "generate", os.path.join(data, MARKER), lambda: write_ade20k(
+        data, args.train, args.val, (args.size, args.size), args.classes, args.seed, progress=True))
+    save()
+    stage(summary, "pretrain", os.path.join(work, "mae", "checkpoint-final.pth"),
+          lambda: pretrain(args, work, os.path.join(data, "images", "training")))
+    save()
+    stage(summary, "finetune_both", os.path.join(work, "random", f"iter_{args.iters}.pth"),
+          lambda: finetune_both(args, work, data))
+    save()
+    stage(summary, "evaluate", os.path.join(work, "draw_random", "test_metrics.json"),
+          lambda: evaluate_both(args, work))
+    summary["metrics"] = {arm: json.load(open(os.path.join(work, f"eval_{arm}", "test_metrics.json")))["metrics"]
+                          for arm in ARMS}
+    summary["picture"] = os.path.join(out, "study_segmentation.png")
+    picture(args, work, summary["picture"])
+    cmd = " ".join(sys.argv[1:] if argv is None else argv)
+    summary.update(command=f"python -m tools.study_segmentation {cmd}",
+                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                   machine=machine(), nice=os.nice(0))
+    save()
+    with open(os.path.join(out, "study_segmentation.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    put_section(os.path.join(out, "RESULTS.md"), section(summary, out))
+    for arm, m in summary["metrics"].items():
+        print(f"{ARMS[arm]:15s} mIoU {m['mIoU']:.1f}  mAcc {m['mAcc']:.1f}  aAcc {m['aAcc']:.1f}")
+    print(json.dumps(summary["seconds"]))
+
+
+if __name__ == "__main__":
+    main()
