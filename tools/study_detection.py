@@ -82,7 +82,7 @@ def side_by_side(path: str, columns: dict) -> str:
     for col, (name, pics) in enumerate(columns.items()):
         for row, pic in enumerate(pics):
             ax = axes[row][col]
-            ax.imshow(Image.open(pic) if isinstance(pic, str) else pic)
+            ax.imshow(Image.open(pic) if isinstance(pic, str) else pic, interpolation="nearest")
             ax.set_axis_off()
             if row == 0:
                 ax.set_title(name)

@@ -91,7 +91,7 @@ def pretrain(args, work: str, images: str) -> None:
             f"max_epochs={args.pretrain_epochs}", f"warmup_epochs={max(1, args.pretrain_epochs // 10)}",
             f"model.embed_dim={args.dim}", f"model.depth={args.depth}", f"model.num_heads={args.heads}",
             f"model.norm_pix_loss={args.norm_pix}", f"randomness.seed={args.seed}"]
-    # one thread: on a shared 2-core machine two OpenMP threads spin and ran ~10x slower here
+    # one thread: on a shared 2-core machine two OpenMP threads ran ~7x slower per image here
     job = mae(["train", "configs/pretrain/mae_vit-tiny-p8_folder_cpu.py", "--work-dir", os.path.join(work, "mae"),
                "--cfg-options", *opts], os.path.join(work, "pretrain.log"), env=dict(OMP_NUM_THREADS="1"))
     if job.wait():
@@ -129,13 +129,16 @@ default_hooks = dict(visualization=dict(draw=True))
 
 
 def evaluate_both(args, work: str) -> None:
-    """Scores on every validation scene, then label maps drawn for the first few."""
+    """Scores on every validation scene, then label maps drawn for the first few (in the same pass
+    when every scene is drawn); leaves the file `evaluated`."""
     for arm in ARMS:
         with open(os.path.join(work, f"draw_{arm}.py"), "w") as f:
             f.write(DRAW.format(arm=arm, pictures=args.pictures))
-    for name, config in (("eval", "seg_{}.py"), ("draw", "draw_{}.py")):
+    drawn = args.val <= args.pictures
+    for name, config in (("eval", "draw_{}.py" if drawn else "seg_{}.py"), ("draw", "draw_{}.py"))[:2 - drawn]:
         both({arm: ["test", os.path.join(work, config.format(arm)), os.path.join(work, arm, f"iter_{args.iters}.pth"),
                     "--work-dir", os.path.join(work, f"{name}_{arm}")] for arm in ARMS}, name, work)
+    open(os.path.join(work, "evaluated"), "w").close()
 
 
 def picture(args, work: str, path: str) -> None:
@@ -143,7 +146,8 @@ def picture(args, work: str, path: str) -> None:
     import numpy as np
     from PIL import Image
 
-    runs = {arm: sorted(glob.glob(os.path.join(work, f"draw_{arm}", "*", "vis_data"))) for arm in ARMS}
+    runs = {arm: sorted(glob.glob(os.path.join(work, f"*_{arm}", "*", "vis_data")), key=os.path.getmtime)
+            for arm in ARMS}
     drawn = {arm: sorted(glob.glob(os.path.join(r[-1], "vis_image", "*.png"))) for arm, r in runs.items()}
     columns = {"ground truth": [], **{f"{ARMS[a]} prediction": [] for a in ARMS}}
     for i in range(min(args.pictures, len(drawn["mae"]))):
@@ -225,7 +229,7 @@ def main(argv=None) -> None:
     stage(summary, "finetune_both", os.path.join(work, "random", f"iter_{args.iters}.pth"),
           lambda: finetune_both(args, work, data))
     save()
-    stage(summary, "evaluate", os.path.join(work, "draw_random", "test_metrics.json"),
+    stage(summary, "evaluate", os.path.join(work, "evaluated"),
           lambda: evaluate_both(args, work))
     summary["metrics"] = {arm: json.load(open(os.path.join(work, f"eval_{arm}", "test_metrics.json")))["metrics"]
                           for arm in ARMS}
