@@ -53,3 +53,20 @@ def test_probe_on_cached_features_equals_probe_through_model(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model(x), logits)  # the trained head is the model's head
     assert probe_accuracy(head, feats, labels) > 60
+
+
+def test_study_report_replaces_only_its_own_section_of_results(tmp_path):
+    """Regression: the classification study rewrote the whole RESULTS.md, erasing the other studies."""
+    from tools.study_report import write_report
+
+    other = "# Segmentation study: synthetic ADE20K layout\n\nmIoU 91.3 vs 83.6\n"
+    (tmp_path / "RESULTS.md").write_text("# Classification study: Fashion-MNIST\n\nold numbers\n\n" + other)
+    res = {"config": dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=1, batch=8, seed=0, mae_blr=1e-3, ft_blr=1e-3),
+           "arch": dict(patch_size=4, img_size=28, embed_dim=16, depth=2, num_heads=2),
+           "decoder": dict(decoder_depth=1, decoder_embed_dim=8), "seconds": {"pretrain": 1.0},
+           "date": "today", "machine": "cpu", "train_images": 8, "pixels": 50.0,
+           "mae": {"probe": {"cls": 40.0, "avg": 41.0}, "partial1": 45.0, "full": 60.0},
+           "random": {"probe": {"cls": 20.0, "avg": 21.0}, "full": 55.0}}
+    text = open(write_report(res, str(tmp_path))).read()
+    assert "old numbers" not in text and "| MAE pretrained | 40.0 | 41.0 |" in text
+    assert text.endswith(other) and text.count("# Classification study") == 1

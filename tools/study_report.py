@@ -105,10 +105,7 @@ was tuned on them.
 Time per stage (s): {', '.join(f'{k} {v}' for k, v in secs.items())}.
 {targets(res)}{''.join(chr(10) + '- ' + n for n in res.get('notes', []))}
 """
-    path = os.path.join(out, "RESULTS.md")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return put_section(os.path.join(out, "RESULTS.md"), text)  # the other studies' sections stay
 
 
 def put_section(path: str, text: str) -> str:
