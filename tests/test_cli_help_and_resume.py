@@ -7,9 +7,16 @@ import sys
 
 import pytest
 
-from tools.cli_args import walk
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def walk(parser: argparse.ArgumentParser, name: str = ""):
+    """(command name, parser) for a parser and every subcommand below it."""
+    yield name or parser.prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from walk(sub, f"{name or parser.prog} {sub_name}")
 
 
 def parsers():

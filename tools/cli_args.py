@@ -32,11 +32,3 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
-
-def walk(parser: argparse.ArgumentParser, name: str = ""):
-    """(command name, parser) for a parser and every subcommand below it."""
-    yield name or parser.prog, parser
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub_name, sub in action.choices.items():
-                yield from walk(sub, f"{name or parser.prog} {sub_name}")

@@ -74,6 +74,6 @@ def train(config_path: str, work_dir: str = None, resume=False, options: dict = 
     from mmengine.dist import is_main_process
     from pretrain.resilience import mark_finished
     if is_main_process():  # asked before the process group is gone (every rank is rank 0 then)
-        mark_finished(cfg.work_dir)
+        mark_finished(cfg.work_dir, runner.epoch, runner.iter)
     close_distributed()
     return runner

@@ -47,9 +47,8 @@ def _safe_globals() -> list:
     return get_torch_safe_globals()
 
 
-def load_file(path: str, map_location="cpu", mmap: bool = False):
-    """The raw object in a torch or safetensors file, with a one-line error if it cannot be read.
-    `mmap`: tensors stay on disk until touched (to read a checkpoint's meta without its weights)."""
+def load_file(path: str, map_location="cpu"):
+    """The raw object in a torch or safetensors file, with a one-line error if it cannot be read."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
@@ -57,9 +56,9 @@ def load_file(path: str, map_location="cpu", mmap: bool = False):
             from safetensors.torch import load_file as load_safetensors
             return load_safetensors(path, device="cpu")
         if os.path.realpath(path) in _TRUSTED:
-            return torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
+            return torch.load(path, map_location=map_location, weights_only=False)
         with torch.serialization.safe_globals(_safe_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         code = re.search(r"GLOBAL (\S+)", str(e))
         if code:

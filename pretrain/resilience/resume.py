@@ -67,9 +67,10 @@ def choose_resume_checkpoint(work_dir: str):
 FINISHED = "finished.json"  # written by `mae train` after a run ends: which checkpoint it ended with
 
 
-def mark_finished(work_dir: str) -> None:
-    """Record that the run in `work_dir` completed (hooks that run after training included), and with
-    which checkpoint, so a later `--resume` can tell "finished" from "killed after its last save"."""
+def mark_finished(work_dir: str, epoch: int, iteration: int) -> None:
+    """Record that the run in `work_dir` completed (hooks that run after training included), with
+    which checkpoint and how far, so a later `--resume` can tell "finished" from "killed after its
+    last save" without reading the checkpoint."""
     import json
 
     from .atomic import atomic_write
@@ -78,7 +79,8 @@ def mark_finished(work_dir: str) -> None:
     if not osp.exists(pointer):
         return
     path = open(pointer).read().strip()
-    atomic_write(osp.join(work_dir, FINISHED), json.dumps({"checkpoint": path, "mtime_ns": os.stat(path).st_mtime_ns}))
+    atomic_write(osp.join(work_dir, FINISHED), json.dumps(
+        {"checkpoint": path, "mtime_ns": os.stat(path).st_mtime_ns, "epoch": epoch, "iter": iteration}))
 
 
 def finished_note(path: str, train_cfg) -> str:
@@ -87,18 +89,16 @@ def finished_note(path: str, train_cfg) -> str:
     before its final export resumes as usual, which completes it."""
     import json
 
-    marker = osp.join(osp.dirname(path), FINISHED)
     try:
-        done_with = json.load(open(marker))
+        done_with = json.load(open(osp.join(osp.dirname(path), FINISHED)))
         if done_with["checkpoint"] != path or done_with["mtime_ns"] != os.stat(path).st_mtime_ns:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    meta = (load_file(path, mmap=True) or {}).get("meta", {})
     if train_cfg.get("max_epochs") is not None:
-        done, total, unit = meta.get("epoch"), train_cfg["max_epochs"], "epoch"
+        done, total, unit = done_with.get("epoch"), train_cfg["max_epochs"], "epoch"
     elif train_cfg.get("max_iters") is not None:
-        done, total, unit = meta.get("iter"), train_cfg["max_iters"], "iteration"
+        done, total, unit = done_with.get("iter"), train_cfg["max_iters"], "iteration"
     else:
         return None
     if done is None or done < total:
