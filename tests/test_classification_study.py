@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from pretrain.data import DataError
-from tools.study_classification import augment, load_fmnist, read_idx
+from tools.study_classification import augment, load_fmnist, lr_factor, read_idx, warmup_steps
 from transfer.classification import ViTClassifier
-from transfer.classification.probe_cache import cache_features, fit_probe, probe_accuracy
+from transfer.classification.probe_cache import cache_features, choose_probe_lr, fit_probe, probe_accuracy
 
 
 def test_idx_reader_and_missing_data(tmp_path):
@@ -53,6 +53,32 @@ def test_probe_on_cached_features_equals_probe_through_model(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model(x), logits)  # the trained head is the model's head
     assert probe_accuracy(head, feats, labels) > 60
+
+
+def test_probe_lr_is_chosen_on_held_out_training_features_only():
+    """The lr chooser must see only the training features (the test set is scored once, after), must
+    leave the head it was given untouched, and must prefer an lr that learns over one that cannot."""
+    torch.manual_seed(0)
+    feats = torch.randn(240, 8)
+    labels = (feats[:, 0] > 0).long() + (feats[:, 1] > 0).long()  # 3 classes the features determine
+    head = torch.nn.Sequential(torch.nn.BatchNorm1d(8, affine=False), torch.nn.Linear(8, 3))
+    torch.nn.init.normal_(head[1].weight, std=0.01)
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    best, scores = choose_probe_lr(head, feats, labels, (1e-6, 160.0), epochs=20, batch_size=16)
+    assert set(scores) == {1e-6, 160.0} and best == 160.0 and scores[160.0] > scores[1e-6] + 20
+    assert all(torch.equal(before[k], v) for k, v in head.state_dict().items())
+    # held-out scores come from 1/6 of the given features: a score is a multiple of 1/40
+    assert all(abs(v * 40 / 100 - round(v * 40 / 100)) < 1e-4 for v in scores.values())
+
+
+def test_short_schedules_warm_up_for_a_tenth_and_then_decay():
+    """Regression: a 1-epoch fine-tune warmed up for its whole length and never decayed."""
+    assert warmup_steps(1, 50) == 5 and warmup_steps(2, 50) == 10
+    assert warmup_steps(15, 50) == 50 and warmup_steps(100, 50) == 500  # whole epochs from 10 up
+    total = 50
+    warm = warmup_steps(1, total)
+    factors = [lr_factor(s, total, warm) for s in range(total)]
+    assert max(factors) == 1.0 and factors[-1] < 0.01
 
 
 def test_study_report_replaces_only_its_own_section_of_results(tmp_path):
