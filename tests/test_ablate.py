@@ -12,9 +12,12 @@ from pretrain.mae import MaskedAutoencoder
 
 from tools.ablate import report
 from tools.ablate.runner import run_suite
-from tools.ablate.suites import SUITES
+from tools.ablate.scale import load_scale
+from tools.ablate.suites import suites
 from tools.cli import main
 from tools.study_classification import ARCH, DECODER
+
+SUITES = suites(load_scale())  # the default scale: Fashion-MNIST
 
 
 def write_idx(path, a):

@@ -10,10 +10,13 @@ import torch
 from pretrain.data import pretrain_transform
 from tools.ablate.arms import TensorImages
 from tools.ablate.runner import run_suite
-from tools.ablate.suites import SUITES
+from tools.ablate.scale import load_scale
+from tools.ablate.suites import suites
 from tools.cli import main
 
 from test_ablate import fake_fmnist
+
+SUITES = suites(load_scale())  # the default scale: Fashion-MNIST
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,10 @@ FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
 ARCH = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=4, num_heads=4)
 DECODER = dict(decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)
+# What the loops below train, unless `args.spec` replaces it (`mae ablate --scale`, configs/ablate/):
+# the encoder, default decoder, per-channel normalisation and class count.
+FMNIST_SPEC = dict(arch=ARCH, decoder=DECODER, mean=MEAN, std=STD, num_classes=10)
+FEATURE_CHUNK = 8192  # images normalised at a time for the probes' features (a multiple of their batch of 512)
 PARTIAL = (0, 1, 2)
 PROBE_LRS = (0.1, 1.0, 10.0, 100.0)  # LARS base lrs tried on held-out training images (0.1: the paper's rule)
 
@@ -63,8 +67,17 @@ def load_fmnist(root: str = None) -> dict:
     raise DataError(f"Fashion-MNIST not found in {roots}: apt-get install dataset-fashion-mnist")
 
 
-def normalise(x: torch.Tensor) -> torch.Tensor:
-    return ((x.float() / 255 - MEAN) / STD).unsqueeze(1)
+def spec_of(args) -> dict:
+    return getattr(args, "spec", None) or FMNIST_SPEC
+
+
+def normalise(x: torch.Tensor, spec: dict = None) -> torch.Tensor:
+    """uint8 grey (N, H, W) or (N, C, H, W) images -> standardised float (N, C, H, W)."""
+    mean, std = (spec["mean"], spec["std"]) if spec else (MEAN, STD)
+    if x.dim() == 3:  # grey: scalar statistics, exactly the study's arithmetic
+        return ((x.float() / 255 - mean) / std).unsqueeze(1)
+    stat = lambda v: torch.as_tensor(v, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)  # noqa: E731
+    return (x.float() / 255 - stat(mean)) / stat(std)
 
 
 def augment(x: torch.Tensor, scale=(0.2, 1.0), gen: torch.Generator = None) -> torch.Tensor:
@@ -116,7 +129,8 @@ def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=Non
     runs before training (a PCA target's basis), `transform(idx, epoch)` gives the augmented uint8
     images x[idx] in place of the batched crop + flip (the augmentation ablation)."""
     torch.manual_seed(args.seed)
-    kw = {**ARCH, **DECODER, "norm_pix_loss": True, "mask_ratio": 0.75, **(model_kw or {})}
+    spec = spec_of(args)
+    kw = {**spec["arch"], **spec["decoder"], "norm_pix_loss": True, "mask_ratio": 0.75, **(model_kw or {})}
     mae = MaskedAutoencoder(**kw).to(device)
     if setup is not None:
         setup(mae)
@@ -131,7 +145,10 @@ def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=Non
         for idx in batches(len(x), args.batch, gen, device):
             for g, p in zip(opt.param_groups, peak):
                 g["lr"] = p * lr_factor(step, total, warm)
-            imgs = normalise(transform(idx, epoch)) if transform else augment(normalise(x[idx]), (0.2, 1.0), aug_gen)
+            if transform:
+                imgs = normalise(transform(idx, epoch), spec)
+            else:
+                imgs = augment(normalise(x[idx], spec), (0.2, 1.0), aug_gen)
             with autocast(device):
                 loss, _, _ = mae.forward_mae(imgs)
             opt.zero_grad(set_to_none=True)
@@ -144,8 +161,8 @@ def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=Non
     return encoder_state(mae.state_dict(), "the study's MAE"), losses
 
 
-def build(init, **kw) -> ViTClassifier:
-    model = ViTClassifier(num_classes=10, **ARCH, **kw)
+def build(init, spec: dict = FMNIST_SPEC, **kw) -> ViTClassifier:
+    model = ViTClassifier(num_classes=spec["num_classes"], **spec["arch"], **kw)
     if init is not None:
         report = load_pretrained(model, init, source="the study's MAE", **model.load_from_rules())
         assert not report.resized
@@ -153,12 +170,12 @@ def build(init, **kw) -> ViTClassifier:
 
 
 @torch.no_grad()
-def test_top1(model, x, y, device) -> float:
+def test_top1(model, x, y, device, spec: dict = None) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(x), 1000):
         with autocast(device):
-            correct += (model(normalise(x[i:i + 1000])).argmax(1) == y[i:i + 1000]).sum().item()
+            correct += (model(normalise(x[i:i + 1000], spec)).argmax(1) == y[i:i + 1000]).sum().item()
     return 100.0 * correct / len(x)
 
 
@@ -166,7 +183,8 @@ def finetune(init, trainable, data, args, device) -> float:
     """The IN-1K fine-tuning recipe, small: AdamW + layer decay 0.75, drop path 0.1, Mixup 0.8 /
     CutMix 1.0, label smoothing 0.1, random resized crop + flip, warmup + cosine."""
     torch.manual_seed(args.seed)
-    model = build(init, drop_path_rate=0.1, trainable=trainable,
+    spec = spec_of(args)
+    model = build(init, spec, drop_path_rate=0.1, trainable=trainable,
                   mixup=dict(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1)).to(device)
     ctor = LayerDecayOptimWrapperConstructor(
         dict(type="OptimWrapper", optimizer=dict(type="AdamW", lr=args.ft_blr * args.batch / 256,
@@ -186,12 +204,20 @@ def finetune(init, trainable, data, args, device) -> float:
             for g, p in zip(opt.param_groups, peak):
                 g["lr"] = p * lr_factor(step, total, warm)
             with autocast(device):
-                loss = model(augment(normalise(x[idx]), (0.35, 1.0), aug_gen), y[idx], mode="loss")["loss"]
+                loss = model(augment(normalise(x[idx], spec), (0.35, 1.0), aug_gen), y[idx], mode="loss")["loss"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
-    return test_top1(model, xt, yt, device)
+    return test_top1(model, xt, yt, device, spec)
+
+
+def features(model, x: torch.Tensor, spec: dict, device) -> torch.Tensor:
+    """The frozen encoder's pooled features of uint8 images, normalised a chunk at a time (224-px
+    RGB training sets would not fit in memory as float all at once); the same batches of 512."""
+    dtype = torch.bfloat16 if device.type == "cuda" else None
+    return torch.cat([cache_features(model, normalise(x[i:i + FEATURE_CHUNK], spec), autocast_dtype=dtype)
+                      for i in range(0, len(x), FEATURE_CHUNK)])
 
 
 def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict = None) -> dict:
@@ -203,9 +229,9 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
     out = {}
     for name, pool in ((n, n == "avg") for n in pools):
         torch.manual_seed(args.seed)
-        model = build(init, global_pool=pool, probe_bn=True, head_init_std=0.01, trainable="head").to(device)
-        f, ft = (cache_features(model, normalise(a), autocast_dtype=torch.bfloat16 if device.type == "cuda" else None)
-                 for a in (x, xt))
+        model = build(init, spec_of(args), global_pool=pool, probe_bn=True, head_init_std=0.01,
+                      trainable="head").to(device)
+        f, ft = (features(model, a, spec_of(args), device) for a in (x, xt))
         lrs = getattr(args, "probe_lrs", None) or PROBE_LRS
         lr, held_out = choose_probe_lr(model.head, f, y, lrs, epochs=args.probe_epochs, batch_size=args.batch,
                                        seed=args.seed)

@@ -2,6 +2,8 @@
 
 Suites are data (suites.py): each arm is a set of overrides of one small pretraining config
 (tools/study_classification.py's tiny ViT on Fashion-MNIST) followed by the same evaluation
-(linear probe on cached features, and fine-tuning). runner.py caches finished arms; report.py
+(linear probe on cached features, and fine-tuning). A scale (scale.py, configs/ablate/) sets the
+model, decoder widths, normalisation, budgets and data reader (data.py): `--scale imagenet100`
+runs the same suites with ViT-B/16 on ImageNet-100. runner.py caches finished arms; report.py
 writes the table, JSON and plot beside the paper's numbers.
 """

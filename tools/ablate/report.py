@@ -4,7 +4,8 @@ import json
 import os
 import statistics
 
-from tools.ablate.suites import SUITES
+from tools.ablate.scale import DEFAULT
+
 
 
 def mean_spread(values: list) -> tuple:
@@ -13,7 +14,7 @@ def mean_spread(values: list) -> tuple:
 
 def summarise(run: dict) -> list:
     """One row per arm: mean (and std over seeds) of each metric, the paper's, and the direction check."""
-    suite = SUITES[run["suite"]]
+    suite = run["suite_spec"]
     rows = []
     for arm in suite["arms"]:
         per_seed = run["arms"].get(arm["name"], {})
@@ -59,16 +60,16 @@ def fmt(v, std=None) -> str:
 
 
 def markdown(run: dict, rows: list) -> str:
-    suite = SUITES[run["suite"]]
+    suite = run["suite_spec"]
     ms = suite["metrics"]
     head = ["case"] + [c for m in ms for c in (f"{m} (ours)", f"{m} (paper)")]
     if suite.get("timing"):
         head += ["step ms (ours)", "peak GPU MB (ours)", "FLOPs (paper)"]
     head.append("same direction as the paper")
-    lines = [f"### `mae ablate {run['suite']}`: {suite['title']}", "",
+    lines = [f"### `mae ablate {command(run)}`: {suite['title']}", "",
              f"Budget `{run['budget']}` ({run['budget_settings']}), seeds {run['seeds']}, reference arm "
              f"'{suite['reference']}'. ft = fine-tuning top-1 (%), lin = linear probe (class token) top-1 (%) "
-             "on the Fashion-MNIST test images; paper = ViT-L on ImageNet-1K.", "",
+             f"on the {run['description']}; paper = ViT-L on ImageNet-1K.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["case"]] + [c for m in ms for c in (fmt(r[m], r[m + "_std"]), fmt(r["paper"].get(m)))]
@@ -91,33 +92,43 @@ def markdown(run: dict, rows: list) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(run: dict, rows: list, path: str) -> None:
+def command(run: dict) -> str:
+    """The suite's name, with its scale where not the default (Fashion-MNIST)."""
+    return run["suite"] + (f" --scale {run['scale']}" if run.get("scale", DEFAULT) != DEFAULT else "")
+
+
+def plot(run: dict, rows: list, path: str, footer: str = None) -> None:
+    """Accuracy against the suite's x; `footer`: the command, date and machine, printed under it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    suite = SUITES[run["suite"]]
+    suite = run["suite_spec"]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for m in suite["metrics"]:
         pts = sorted((r["x"], r[m]) for r in rows)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{m} (ours)")
     ax.set_xlabel(suite["xlabel"])
     ax.set_ylabel("top-1 (%)")
-    ax.set_title(f"mae ablate {run['suite']} ({run['budget']} budget)", fontsize=9)
+    ax.set_title(f"mae ablate {command(run)} ({run['budget']} budget)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    if footer:
+        fig.subplots_adjust(bottom=fig.subplotpars.bottom + 0.08)
+        fig.text(0.01, 0.01, footer, fontsize=5.5, wrap=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def write(run: dict, folder: str) -> dict:
-    """Writes SUITE.md, SUITE.json and, for figure-style suites, SUITE.png into `folder`."""
+def write(run: dict, folder: str, footer: str = None) -> dict:
+    """Writes SUITE.md, SUITE.json and, for figure-style suites, SUITE.png (with `footer`) into `folder`."""
     rows = summarise(run)
     base = os.path.join(folder, run["suite"])
     paths = {"md": base + ".md", "json": base + ".json"}
     open(paths["md"], "w").write(markdown(run, rows))
-    json.dump({k: v for k, v in run.items() if k != "trained"} | {"rows": rows}, open(paths["json"], "w"), indent=1)
-    if SUITES[run["suite"]]["figure"] and rows:
+    kept = {k: v for k, v in run.items() if k not in ("trained", "suite_spec")}
+    json.dump(kept | {"rows": rows}, open(paths["json"], "w"), indent=1)
+    if run["suite_spec"]["figure"] and rows:
         paths["png"] = base + ".png"
-        plot(run, rows, paths["png"])
+        plot(run, rows, paths["png"], footer)
     return paths

@@ -10,32 +10,30 @@ from types import SimpleNamespace
 
 import torch
 
+from pretrain.errors import ConfigError
+from tools.ablate import data as ablate_data
 from tools.ablate.arms import resolve
-from tools.ablate.suites import BUDGETS, SUITES
-from tools.study_classification import finetune, linear_probes, load_fmnist, log, pretrain_mae
+from tools.ablate.scale import DEFAULT, fingerprint, load_scale, study_spec
+from tools.ablate.suites import suites
+from tools.study_classification import finetune, linear_probes, log, pretrain_mae
 
 
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def study_args(budget: dict, arm: dict, seed: int) -> SimpleNamespace:
-    """The argument set tools/study_classification.py's loops read (its defaults for the rates)."""
+def study_args(budget: dict, arm: dict, seed: int, spec: dict) -> SimpleNamespace:
+    """The argument set tools/study_classification.py's loops read (its defaults for the rates;
+    `spec`: the scale's model, normalisation and classes)."""
     return SimpleNamespace(seed=seed, batch=budget["batch"], mae_blr=1.5e-4 * 8, ft_blr=1e-3,
                            pretrain_epochs=max(1, round(budget["pretrain_epochs"] * arm.get("epochs", 1))),
-                           probe_epochs=budget["probe_epochs"], ft_epochs=budget["ft_epochs"])
+                           probe_epochs=budget["probe_epochs"], ft_epochs=budget["ft_epochs"], spec=spec)
 
 
-def load_data(budget: dict, root: str, device) -> dict:
-    data = load_fmnist(root)
-    n = {"train": budget["train_images"], "test": budget["test_images"]}
-    return {k: ((x[:n[k]], y[:n[k]]) if n[k] else (x, y)) for k, (x, y) in data.items()}
-
-
-def pretrained(arm, seed, budget, data, device, folder) -> tuple:
+def pretrained(arm, seed, budget, data, device, folder, scale) -> tuple:
     """Encoder weights for this arm's pretraining config, from the cache or trained now."""
-    args = study_args(budget, arm, seed)
-    model_kw, setup, transform, extra = resolve(arm, budget, data, seed, os.path.dirname(folder))
+    args = study_args(budget, arm, seed, data["spec"])
+    model_kw, setup, transform, extra = resolve(arm, budget, data, seed, os.path.dirname(folder), scale, data["spec"])
     spec = {"model": model_kw, "epochs": args.pretrain_epochs, "seed": seed}
     if "augment" in arm:
         spec["augment"] = arm["augment"]
@@ -59,9 +57,9 @@ def pretrained(arm, seed, budget, data, device, folder) -> tuple:
     return state, info, True
 
 
-def evaluate(arm, seed, budget, metrics, data, device, folder) -> dict:
-    state, info, trained = pretrained(arm, seed, budget, data, device, folder)
-    args = study_args(budget, arm, seed)
+def evaluate(arm, seed, budget, metrics, data, device, folder, scale) -> dict:
+    state, info, trained = pretrained(arm, seed, budget, data, device, folder, scale)
+    args = study_args(budget, arm, seed, data["spec"])
     res = dict(info, trained_now=trained)
     if "lin" in metrics:
         res["lin"] = linear_probes(state, data, args, device, pools=("cls",))["cls"]
@@ -70,37 +68,60 @@ def evaluate(arm, seed, budget, metrics, data, device, folder) -> dict:
     return res
 
 
+def suite_folder(out: str, name: str, budget_name: str, scale_name: str = DEFAULT) -> str:
+    """OUT/SUITE/BUDGET at the default scale (as before scales existed), else OUT/SUITE/SCALE-BUDGET."""
+    return os.path.join(out, name, budget_name if scale_name == DEFAULT else f"{scale_name}-{budget_name}")
+
+
+def reusable(done: dict, budget: dict, scale: dict) -> bool:
+    """A cached arm counts only under the same budget and scale settings (an edited budget or scale
+    of the same name reruns it); results from before scales existed are Fashion-MNIST's."""
+    if done is None or done["budget"] != budget:
+        return False
+    if "scale" not in done:
+        return scale["name"] == DEFAULT
+    return done["scale"] == json.loads(json.dumps(fingerprint(scale)))  # as stored: tuples become lists
+
+
 def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate", seeds=(0,),
-              data_root: str = None) -> dict:
-    """Run (or resume) one suite; returns {'suite', 'budget', 'seeds', 'arms': {arm: {seed: result}}, 'trained'}."""
-    if name not in SUITES:
-        raise ValueError(f"unknown ablation suite {name!r}; choose one of {sorted(SUITES)}")
-    if budget_name not in BUDGETS:
-        raise ValueError(f"unknown budget {budget_name!r}; choose one of {sorted(BUDGETS)}")
-    suite, budget = SUITES[name], BUDGETS[budget_name]
+              data_root: str = None, scale: str = DEFAULT, scale_options: dict = None) -> dict:
+    """Run (or resume) one suite at one scale (configs/ablate/SCALE.py, `scale_options` merged in);
+    returns {'suite', 'scale', 'budget', 'seeds', 'arms': {arm: {seed: result}}, 'trained', 'suite_spec'}."""
+    scale = load_scale(scale, scale_options)
+    all_suites = suites(scale)
+    if name not in all_suites:
+        raise ConfigError(f"unknown ablation suite {name!r}; choose one of {sorted(all_suites)}")
+    if budget_name not in scale["budgets"]:
+        raise ConfigError(f"unknown budget {budget_name!r} for scale {scale['name']!r}; "
+                         f"choose one of {sorted(scale['budgets'])}")
+    suite, budget = all_suites[name], scale["budgets"][budget_name]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    folder = os.path.join(out, name, budget_name)
+    folder = suite_folder(out, name, budget_name, scale["name"])
     os.makedirs(os.path.join(folder, "arms"), exist_ok=True)
     jobs = [(arm, s) for arm in suite["arms"] for s in seeds]
     results, trained, spent, data = {}, [], [], None
     for k, (arm, seed) in enumerate(jobs, 1):
         path = os.path.join(folder, "arms", f"{slug(arm['name'])}__seed{seed}.json")
         done = json.load(open(path)) if os.path.isfile(path) else None
-        if done and done["budget"] == budget:  # an edited budget (same name) reruns the evaluation
+        if reusable(done, budget, scale):
             results.setdefault(arm["name"], {})[seed] = done["result"]
             continue
         left = len(jobs) - k + 1
         eta = f"{sum(spent) / len(spent) * left / 60:.1f} min" if spent else "after the first arm"
         log(f"{name}: arm {k}/{len(jobs)} ({arm['name']}, seed {seed}), ETA {eta}")
         if data is None:
-            data = {k2: (x.to(device), y.to(device)) for k2, (x, y) in load_data(budget, data_root, device).items()}
+            data = ablate_data.load(scale, budget, data_root)
+            data.update({k2: (data[k2][0].to(device), data[k2][1].to(device)) for k2 in ("train", "test")},
+                        spec=study_spec(scale, data["num_classes"]))
         t = time.time()
-        res = evaluate(arm, seed, budget, suite["metrics"], data, device, os.path.join(folder, "pretrain"))
+        res = evaluate(arm, seed, budget, suite["metrics"], data, device, os.path.join(folder, "pretrain"), scale)
         res["seconds"] = round(time.time() - t, 2)
         spent.append(res["seconds"])
-        json.dump({"arm": arm, "seed": seed, "budget": budget, "result": res}, open(path + ".tmp", "w"), indent=1)
+        record = {"arm": arm, "seed": seed, "budget": budget, "scale": fingerprint(scale), "result": res}
+        json.dump(record, open(path + ".tmp", "w"), indent=1)
         os.replace(path + ".tmp", path)
         results.setdefault(arm["name"], {})[seed] = res
         trained.append((arm["name"], seed))
-    return {"suite": name, "budget": budget_name, "budget_settings": budget, "seeds": list(seeds),
-            "arms": results, "trained": trained}
+    return {"suite": name, "scale": scale["name"], "description": scale["description"], "budget": budget_name,
+            "budget_settings": budget, "seeds": list(seeds), "arms": results, "trained": trained,
+            "suite_spec": suite}
