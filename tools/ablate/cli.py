@@ -30,7 +30,7 @@ def run(args) -> None:
     result = run_suite(args.suite, args.budget, args.out, tuple(args.seeds), args.data, args.scale,
                        args.scale_options)
     footer = (f"mae ablate {args.suite} --scale {result['scale']} --budget {args.budget} --seeds "
-              f"{' '.join(map(str, args.seeds))}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+              f"{' '.join(map(str, args.seeds))}; drawn {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
               f"{machine()}")
     paths = write(result, suite_folder(args.out, args.suite, args.budget, result["scale"]), footer)
     print(f"trained {len(result['trained'])} arm(s), reused the rest; wrote " + ", ".join(paths.values()))

@@ -112,10 +112,9 @@ def plot(run: dict, rows: list, path: str, footer: str = None) -> None:
     ax.set_ylabel("top-1 (%)")
     ax.set_title(f"mae ablate {command(run)} ({run['budget']} budget)", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 if footer else 0, 1, 1))
     if footer:
-        fig.subplots_adjust(bottom=fig.subplotpars.bottom + 0.08)
-        fig.text(0.01, 0.01, footer, fontsize=5.5, wrap=True)
+        fig.text(0.01, 0.01, footer, fontsize=5.5)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
