@@ -128,3 +128,23 @@ def test_unknown_scale_or_budget_is_one_line(tmp_path, capsys):
     assert "unknown budget 'huge' for scale 'imagenet100'" in capsys.readouterr().err
     assert main(["ablate", "decoder", "--scale-options", "arch.width=3", "--out", str(tmp_path)]) == 2
     assert "unknown config key 'arch.width'" in capsys.readouterr().err
+
+
+def test_rgb_normalisation_and_chunked_features(monkeypatch):
+    """Per-channel statistics as torchvision's Normalize; the probes' features are the same when the
+    images are normalised a chunk at a time (a 224-px training set does not fit as float at once)."""
+    from torchvision.transforms import v2
+
+    from tools import study_classification as sc
+    from transfer.classification.probe_cache import cache_features
+
+    s = load_scale("imagenet100", TINY_VIT)
+    spec = {**sc.FMNIST_SPEC, "arch": s["arch"], "mean": tuple(s["mean"]), "std": tuple(s["std"]), "num_classes": 3}
+    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    want = v2.Normalize(s["mean"], s["std"])(x.float() / 255)
+    assert torch.allclose(sc.normalise(x, spec), want, atol=1e-6)
+    torch.manual_seed(0)
+    model = sc.build(None, spec, global_pool=False, probe_bn=True, trainable="head")
+    whole = cache_features(model, sc.normalise(x, spec))
+    monkeypatch.setattr(sc, "FEATURE_CHUNK", 4)
+    assert torch.allclose(sc.features(model, x, spec, torch.device("cpu")), whole, atol=1e-5)
