@@ -20,7 +20,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> None:
-    import os
     import time
 
     from tools.ablate.report import write

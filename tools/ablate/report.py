@@ -7,7 +7,6 @@ import statistics
 from tools.ablate.scale import DEFAULT
 
 
-
 def mean_spread(values: list) -> tuple:
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
