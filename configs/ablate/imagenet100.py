@@ -23,10 +23,10 @@ budgets = dict(
     # a smoke run: seconds, any GPU
     tiny=dict(train_images=32, test_images=32, pretrain_epochs=1, probe_epochs=1, ft_epochs=1, batch=16,
               tokenizer_epochs=1),
-    # 100 images a class: about 15 min an arm on one H100 (estimate)
+    # 100 images a class: minutes an arm on one H100 (estimate from ViT-B throughput, not measured)
     quick=dict(train_images=10000, test_images=0, pretrain_epochs=20, probe_epochs=20, ft_epochs=5, batch=256,
                tokenizer_epochs=5),
-    # all training images: a few hours an arm (estimate)
+    # all training images: a few hours an arm (estimate, not measured)
     small=dict(train_images=0, test_images=0, pretrain_epochs=100, probe_epochs=50, ft_epochs=30, batch=256,
                tokenizer_epochs=20),
     # the paper's schedule lengths for ViT-B fine-tuning (100 epochs) after 400 pretraining epochs
