@@ -104,3 +104,13 @@ def decode_all(ds, n: int, size: int, workers: int, split: str) -> tuple:
         if b % 50 == 0:
             log(f"decoding {split} images: {k}/{len(index)} at {size} px")
     return x, y
+
+
+def to_device(data: dict, device) -> dict:
+    """The train and test tensors on the device; a one-line error with what to lower when they do not fit."""
+    try:
+        return {k: (data[k][0].to(device), data[k][1].to(device)) for k in ("train", "test")}
+    except torch.cuda.OutOfMemoryError:
+        gb = sum(data[k][0].numel() for k in ("train", "test")) / 2**30
+        raise DataError(f"the decoded images ({gb:.1f} GB as uint8) do not fit in GPU memory: lower the budget's "
+                        "train_images or the image size (--scale-options arch.img_size=...)") from None

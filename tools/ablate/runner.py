@@ -111,8 +111,7 @@ def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate
         log(f"{name}: arm {k}/{len(jobs)} ({arm['name']}, seed {seed}), ETA {eta}")
         if data is None:
             data = ablate_data.load(scale, budget, data_root)
-            data.update({k2: (data[k2][0].to(device), data[k2][1].to(device)) for k2 in ("train", "test")},
-                        spec=study_spec(scale, data["num_classes"]))
+            data.update(ablate_data.to_device(data, device), spec=study_spec(scale, data["num_classes"]))
         t = time.time()
         res = evaluate(arm, seed, budget, suite["metrics"], data, device, os.path.join(folder, "pretrain"), scale)
         res["seconds"] = round(time.time() - t, 2)
