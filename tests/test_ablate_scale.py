@@ -87,8 +87,8 @@ def test_imagenet100_target_suite_pca_and_tokens_on_rgb(tmp_path):
     data = image_tree(tmp_path / "in100")
     res = run_suite("target", "tiny", str(tmp_path / "out"), data_root=data, scale="imagenet100",
                     scale_options=TINY_VIT)
-    assert set(res["arms"]) == {"pixel (w/o norm)", "pixel (w/ norm)", "PCA", "dVAE token"}
-    tok = res["arms"]["dVAE token"][0]["tokenizer"]
+    assert set(res["arms"]) == {"pixel (w/o norm)", "pixel (w/ norm)", "PCA", "token"}
+    tok = res["arms"]["token"][0]["tokenizer"]
     assert tok["train_images"] == os.path.join(data, "train")  # the image folder itself, not PNG copies
     assert tok["options"]["model.vocab_size"] == 64 and tok["usage"]["vocab_size"] == 64
 

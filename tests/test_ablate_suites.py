@@ -1,5 +1,5 @@
-"""`mae ablate` beyond mask-token: the target suite (PCA basis, a dVAE tokenizer trained through its
-config), the augmentation suite (the pretraining pipeline's crops and colour jitter) and every other
+"""`mae ablate` beyond mask-token: the target suite (PCA basis, a VQ or dVAE tokenizer trained through
+its config), the augmentation suite (the pretraining pipeline's crops and colour jitter) and every other
 suite end to end on generated Fashion-MNIST-format files with the tiny budget."""
 import json
 import os
@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from pretrain.data import pretrain_transform
-from tools.ablate.arms import TensorImages
-from tools.ablate.runner import run_suite
-from tools.ablate.scale import load_scale
+from pretrain.tokenizers import tokenizer_type
+from tools.ablate.arms import TensorImages, resolve
+from pretrain.errors import ConfigError
+from tools.ablate.runner import pick_arms, run_suite
+from tools.ablate.scale import load_scale, study_spec
 from tools.ablate.suites import suites
 from tools.cli import main
 
@@ -62,14 +64,32 @@ def test_in_memory_images_are_seeded_per_epoch_and_sample():
 
 def test_target_suite_trains_its_tokenizer_once(fmnist, tmp_path):
     folder, rows, table = run("target", fmnist, tmp_path)
-    assert "Tokenizer: `configs/tokenizer/dvae-v512-d8_embedded_cpu.py`" in table and "codes used" in table
-    assert os.path.isfile(os.path.join(folder, "tokenizer", "tokenizer.pth"))
-    arm = json.load(open(os.path.join(folder, "arms", "dvae-token__seed0.json")))
+    assert "Tokenizer: `configs/tokenizer/vq-v512-d8_embedded_cpu.py`" in table and "codes used" in table
+    tok = os.path.join(folder, "tokenizer", "vq-v512-d8_embedded_cpu", "tokenizer.pth")
+    assert tokenizer_type(tok) == "vq"  # the default: the VQ tokenizer, not the Gumbel dVAE
+    by = {r["case"]: r for r in rows}  # Table 7's last row: token - normalised pixels, ours then the paper's
+    assert (f"| token - pixel (w/ norm) | {by['token']['ft'] - by['pixel (w/ norm)']['ft']:+.1f} | -0.1 | "
+            f"{by['token']['lin'] - by['pixel (w/ norm)']['lin']:+.1f} | -2.3 |  |") in table
+    arm = json.load(open(os.path.join(folder, "arms", "token__seed0.json")))
     assert arm["result"]["tokenizer"]["usage"]["vocab_size"] == 512
-    os.remove(os.path.join(folder, "arms", "dvae-token__seed0.json"))
+    os.remove(os.path.join(folder, "arms", "token__seed0.json"))
     os.remove(os.path.join(folder, "tokenizer", "images", "00000.png"))  # a retrain would rewrite it
     run("target", fmnist, tmp_path)
     assert not os.path.isfile(os.path.join(folder, "tokenizer", "images", "00000.png"))
+
+
+def test_the_scale_names_the_tokenizer(tmp_path):
+    """`tokenizer.config` picks the tokenizer; each config trains into its own folder, and the token
+    target's type follows the trained file."""
+    dvae = "configs/tokenizer/dvae-v512-d8_embedded_cpu.py"
+    scale = load_scale("fmnist", {"tokenizer.config": dvae})
+    images = torch.randint(0, 256, (32, 28, 28), dtype=torch.uint8)
+    arm = next(a for a in SUITES["target"]["arms"] if a["name"] == "token")
+    model, _, _, info = resolve(arm, scale["budgets"]["tiny"], {"train": (images, None)}, 0, str(tmp_path), scale,
+                                study_spec(scale, 10))
+    assert info["tokenizer"]["config"] == dvae and model["target"]["tokenizer"]["type"] == "dvae"
+    assert model["target"]["tokenizer"]["checkpoint"] == str(tmp_path / "tokenizer" / "dvae-v512-d8_embedded_cpu"
+                                                             / "tokenizer.pth")
 
 
 def test_augmentation_suite(fmnist, tmp_path):
@@ -89,3 +109,12 @@ def test_other_suites_run_with_the_tiny_budget(suite, fmnist, tmp_path):
     folder, rows, _ = run(suite, fmnist, tmp_path)
     if SUITES[suite]["figure"]:
         assert os.path.getsize(os.path.join(folder, f"{suite}.png")) > 0
+
+
+def test_arms_picks_a_subset_by_name_or_slug():
+    suite = SUITES["target"]
+    assert [a["name"] for a in pick_arms(suite, ["token", "pixel (w/o norm)", "pixel-w-norm"])] == [
+        "pixel (w/o norm)", "pixel (w/ norm)", "token"]  # the suite's order
+    assert pick_arms(suite, None) == suite["arms"]
+    with pytest.raises(ConfigError, match=r"unknown arm\(s\) \['pcaa'\]; this suite's arms: .*'pca'"):
+        pick_arms(suite, ["pcaa"])

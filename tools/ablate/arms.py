@@ -1,5 +1,5 @@
 """What an arm needs beyond MaskedAutoencoder overrides, built from the project's own pieces:
-the PCA target's basis (pretrain/pca.py), a trained dVAE tokenizer for the token target (the
+the PCA target's basis (pretrain/pca.py), a trained tokenizer for the token target (a
 tokenizer config, trained by `mae train`'s path) and the pretraining data pipeline's augmentations
 (pretrain/data.py) for the augmentation suite."""
 import os
@@ -10,6 +10,7 @@ import torch
 from pretrain.data import SeededAugDataset
 from pretrain.pca import fit_pca
 from pretrain.targets import patchify
+from pretrain.tokenizers import tokenizer_type
 from tools.study_classification import log, normalise
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -68,14 +69,15 @@ def tokenizer_options(budget: dict, image_dir: str, scale: dict) -> dict:
 
 
 def train_tokenizer(images: torch.Tensor, budget: dict, folder: str, scale: dict, image_dir: str = None) -> dict:
-    """The dVAE tokenizer for the token arm, trained once per suite folder (reused afterwards), on
+    """The tokenizer for the token arm, trained once per suite folder and config (reused afterwards), on
     `image_dir` (an image-folder scale's training folder) or on the in-memory images written as PNGs."""
     from torchvision.io import write_png
 
     config = scale["tokenizer"]["config"]
-    path = osp.join(folder, "tokenizer.pth")
     written = image_dir is None
-    image_dir = image_dir or osp.join(folder, "images")
+    image_dir = image_dir or osp.join(folder, "images")  # shared by every tokenizer config of the suite
+    folder = osp.join(folder, osp.splitext(osp.basename(config))[0])
+    path = osp.join(folder, "tokenizer.pth")
     options = tokenizer_options(budget, image_dir, scale)
     info = {"config": config, "checkpoint": path, "train_images": len(images) if written else image_dir,
             "options": {k: v for k, v in options.items() if k != "train_dataloader.dataset"}}
@@ -86,7 +88,7 @@ def train_tokenizer(images: torch.Tensor, budget: dict, folder: str, scale: dict
             os.makedirs(image_dir, exist_ok=True)
             for i, img in enumerate(images.cpu()):  # the config's ImageFolder path reads files
                 write_png(img.unsqueeze(0) if img.dim() == 2 else img, osp.join(image_dir, f"{i:05d}.png"))
-        log(f"token target: training the dVAE tokenizer ({config}, {budget['tokenizer_epochs']} "
+        log(f"token target: training the tokenizer ({config}, {budget['tokenizer_epochs']} "
             f"epoch(s) on {info['train_images']} images)")
         train(osp.join(REPO, config), work_dir=folder, options=options)
     usage = osp.join(folder, "codebook_usage.json")
@@ -114,7 +116,7 @@ def resolve(arm: dict, budget: dict, data: dict, seed: int, folder: str, scale: 
         info["tokenizer"] = train_tokenizer(images, budget, osp.join(folder, "tokenizer"), scale,
                                             data.get("image_dir"))
         model["target"] = dict(target, tokenizer=dict(  # the tokenizer undoes the study's normalisation
-            type="dvae", checkpoint=info["tokenizer"]["checkpoint"], mean=pixels(spec["mean"]),
+            type=tokenizer_type(info["tokenizer"]["checkpoint"]), checkpoint=info["tokenizer"]["checkpoint"], mean=pixels(spec["mean"]),
             std=pixels(spec["std"])))
     if "augment" in arm:
         transform = pipeline_transform(images, seed, arm["augment"])

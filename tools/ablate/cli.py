@@ -13,6 +13,8 @@ def add_parser(sub) -> None:
     a.add_argument("--budget", default="small",
                    help="epochs and images per arm, from the scale's `budgets` (tiny, quick, small, full)")
     a.add_argument("--out", default="work_dirs/ablate", help="cache and results folder (reused: finished arms are kept)")
+    a.add_argument("--arms", nargs="+", default=None,
+                   help="run only these arms (their names or slugs, e.g. pixel-w-norm token; default: all)")
     a.add_argument("--seeds", type=int, nargs="+", default=[0], help="pretraining/evaluation seeds, each arm runs all")
     a.add_argument("--data", default=None,
                    help="fmnist: folder with the four idx .gz files; imagenet100: folder with train/ and val/")
@@ -27,7 +29,7 @@ def run(args) -> None:
     from tools.study_classification import machine
 
     result = run_suite(args.suite, args.budget, args.out, tuple(args.seeds), args.data, args.scale,
-                       args.scale_options)
+                       args.scale_options, args.arms)
     footer = (f"mae ablate {args.suite} --scale {result['scale']} --budget {args.budget} --seeds "
               f"{' '.join(map(str, args.seeds))}; drawn {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
               f"{machine()}")

@@ -58,6 +58,16 @@ def fmt(v, std=None) -> str:
     return f"{v:.1f}" + (f" ± {std:.1f}" if std is not None else "")
 
 
+def difference_row(by: dict, suite: dict, ms: tuple) -> str:
+    """The paper's Table 7 last row: one arm minus another (the target suite: token - normalised pixels)."""
+    a, b = (by[case] for case in suite["difference"])
+    paper = [(f"{a['paper'][m] - b['paper'][m]:+.1f}" if m in a["paper"] and m in b["paper"] else "-") for m in ms]
+    cells = [f"{a['case']} - {b['case']}"] + [c for m, p in zip(ms, paper) for c in (f"{a[m] - b[m]:+.1f}", p)]
+    if suite.get("timing"):
+        cells += ["", "", ""]
+    return "| " + " | ".join(cells + [""]) + " |"
+
+
 def markdown(run: dict, rows: list) -> str:
     suite = run["suite_spec"]
     ms = suite["metrics"]
@@ -77,6 +87,9 @@ def markdown(run: dict, rows: list) -> str:
                       fmt(r["paper"].get("FLOPs"))]
         cells.append(", ".join(f"{m}: {d}" for m, d in r["same_direction"].items()))
         lines.append("| " + " | ".join(cells) + " |")
+    by = {r["case"]: r for r in rows}
+    if suite.get("difference") and all(case in by for case in suite["difference"]):
+        lines.append(difference_row(by, suite, ms))
     claims = sorted({c[1] for a in suite["arms"] for c in a.get("claim", {}).values()})
     if claims:
         lines += ["", "Directions without a paper number are the paper's stated ones: " + "; ".join(claims) + "."]

@@ -83,10 +83,21 @@ def reusable(done: dict, budget: dict, scale: dict) -> bool:
     return done["scale"] == json.loads(json.dumps(fingerprint(scale)))  # as stored: tuples become lists
 
 
+def pick_arms(suite: dict, names: list = None) -> list:
+    """The suite's arms named in `names` (an arm's name or slug, e.g. 'pixel-w-norm'), all when None."""
+    if not names:
+        return suite["arms"]
+    known = {key: arm for arm in suite["arms"] for key in (arm["name"], slug(arm["name"]))}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ConfigError(f"unknown arm(s) {bad}; this suite's arms: {[slug(a['name']) for a in suite['arms']]}")
+    return [arm for arm in suite["arms"] if arm in [known[n] for n in names]]
+
+
 def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate", seeds=(0,),
-              data_root: str = None, scale: str = DEFAULT, scale_options: dict = None) -> dict:
-    """Run (or resume) one suite at one scale (configs/ablate/SCALE.py, `scale_options` merged in);
-    returns {'suite', 'scale', 'budget', 'seeds', 'arms': {arm: {seed: result}}, 'trained', 'suite_spec'}."""
+              data_root: str = None, scale: str = DEFAULT, scale_options: dict = None, arms: list = None) -> dict:
+    """Run (or resume) one suite at one scale (configs/ablate/SCALE.py, `scale_options` merged in),
+    only the `arms` named (names or their slugs) when given; returns {'suite', 'scale', 'budget', 'seeds', 'arms': {arm: {seed: result}}, 'trained', 'suite_spec'}."""
     scale = load_scale(scale, scale_options)
     all_suites = suites(scale)
     if name not in all_suites:
@@ -98,7 +109,7 @@ def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     folder = suite_folder(out, name, budget_name, scale["name"])
     os.makedirs(os.path.join(folder, "arms"), exist_ok=True)
-    jobs = [(arm, s) for arm in suite["arms"] for s in seeds]
+    jobs = [(arm, s) for arm in pick_arms(suite, arms) for s in seeds]
     results, trained, spent, data = {}, [], [], None
     for k, (arm, seed) in enumerate(jobs, 1):
         path = os.path.join(folder, "arms", f"{slug(arm['name'])}__seed{seed}.json")

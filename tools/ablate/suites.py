@@ -5,7 +5,8 @@ on the budget's pretraining epochs), `trainable` (blocks fine-tuned for the 'ft'
 k), `paper` (only numbers the paper states: /work/shared/PAPER.md, Table 1 of the paper, ViT-L,
 800 epochs) and `claim` (a direction the paper's text states without a number, relative to the
 suite's reference arm) and `augment` (pretrain/data.py transform options, the augmentation suite).
-A suite's `note` is printed under its table. What depends on the model's size comes from the
+A suite's `note` is printed under its table, its `difference` (two arms) as a last row, the first
+minus the second. What depends on the model's size comes from the
 scale: the decoder suite's widths (at Fashion-MNIST scale the encoder is 128 wide, ViT-L's 1024, so
 the paper's 128/256/512 become 16/32/64), the partial suite's blocks, the PCA target's k.
 """
@@ -94,14 +95,15 @@ def suites(scale: dict) -> dict:
                 for f in (0.25, 0.5, 1)]),
         "target": dict(
             title="Table 1d: reconstruction target", figure=False, reference="pixel (w/o norm)", metrics=("ft", "lin"),
-            note=pca_note(scale) + ". dVAE token: our dVAE tokenizer (pretrain/tokenizers, its config trained on "
-                 "the budget's training images; details below the table), not DALL-E's.", arms=[
+            note=pca_note(scale) + ". token: our tokenizer (pretrain/tokenizers; the scale's `tokenizer.config`, "
+                 "trained on the budget's training images; details below the table); the paper's row is "
+                 "DALL-E's dVAE tokens.", difference=("token", "pixel (w/ norm)"), arms=[
                 {"name": "pixel (w/o norm)", "x": 0, "model": {"target": "pixel"}, "paper": DEFAULT},
                 {"name": "pixel (w/ norm)", "x": 1, "model": {"target": "norm_pixel"},
                  "paper": {"ft": 85.4, "lin": 73.9}},
                 {"name": "PCA", "x": 2, "model": {"target": {"type": "pca", "k": scale["pca_k"]}},
                  "paper": {"ft": 84.6, "lin": 72.3}},
-                {"name": "dVAE token", "x": 3, "model": {"target": {"type": "token"}},
+                {"name": "token", "x": 3, "model": {"target": {"type": "token"}},
                  "paper": {"ft": 85.3, "lin": 71.6}}]),
         "augmentation": dict(
             title="Table 1e: data augmentation", figure=False, reference="crop, rand size", metrics=("ft", "lin"),
