@@ -144,3 +144,20 @@ def test_synth_coco_command_writes_the_coco_layout(tmp_path, capsys):
     coco = read_coco(str(tmp_path / "annotations/instances_train2017.json"))
     assert sorted(coco.imgs) == [1, 2, 3]
     assert all((tmp_path / "train2017" / im["file_name"]).is_file() for im in coco.imgs.values())
+
+
+def test_object_size_and_category_count_are_options(tmp_path, capsys):
+    from tools.cli import main
+
+    assert main(["synth-coco", str(tmp_path), "--train", "12", "--val", "1", "--size", "80", "--seed", "3",
+                 "--object-scale", "0.5", "0.6", "--categories", "2"]) == 0
+    data = json.loads((tmp_path / "annotations/instances_train2017.json").read_text())
+    assert [c["name"] for c in data["categories"]] == ["rectangle", "ellipse"]
+    assert {a["category_id"] for a in data["annotations"]} == {1, 2}
+    sides = {im["id"]: min(im["height"], im["width"]) for im in data["images"]}
+    polys = [a for a in data["annotations"] if isinstance(a["segmentation"], list)]  # unoccluded: full shape
+    assert polys and all(0.5 * sides[a["image_id"]] - 2 <= max(a["bbox"][2:]) <= 0.6 * sides[a["image_id"]] + 2
+                         for a in polys)
+    capsys.readouterr()
+    assert main(["synth-coco", str(tmp_path / "bad"), "--object-scale", "0.6", "0.2"]) == 2
+    assert "object_scale (0.6, 0.2): need 0 < min <= max <= 1" in capsys.readouterr().err

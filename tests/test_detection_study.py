@@ -1,0 +1,75 @@
+"""The detection study (tools/study_detection.py): its work folder refuses other arguments, its
+detector configs differ only in the backbone's weights, and (slow) the whole study at a minuscule
+budget writes the table, the picture and the RESULTS.md section, then a rerun redoes nothing."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_work_folder_made_with_other_arguments_is_refused(tmp_path):
+    from tools.study_detection import main
+
+    (tmp_path / "summary.json").write_text(json.dumps(dict(args=dict(train=1), seconds={})))
+    with pytest.raises(SystemExit, match="holds a study made with"):
+        main(["--out", str(tmp_path / "out"), "--work", str(tmp_path)])
+
+
+def test_the_two_arms_differ_only_in_the_backbone_weights(tmp_path):
+    from tools.study_detection import detector_configs, parse
+
+    args = parse(["--out", str(tmp_path), "--size", "96", "--depth", "4", "--det-epochs", "12", "--lr", "5e-4"])
+    paths = detector_configs(args, str(tmp_path), str(tmp_path / "data"))
+    cfgs = {arm: Config.fromfile(p) for arm, p in paths.items()}
+    mae, rnd = (cfgs[a].to_dict() for a in ("mae", "random"))
+    assert mae["model"]["backbone"]["net"].pop("pretrained").endswith("checkpoint-final.pth")
+    assert rnd["model"]["backbone"]["net"].pop("pretrained") is None
+    assert mae == rnd
+    m = cfgs["mae"]
+    assert m.model.anchor_sizes == (6, 12, 24, 48, 96) and m.model.pad_size == 96
+    assert m.model.backbone.net.global_blocks == (1, 3)
+    assert m.optim_wrapper.optimizer.lr == 5e-4 and m.train_cfg.max_epochs == 12
+    assert m.param_scheduler[1].milestones == [9, 11]
+    assert m.train_cfg.val_begin > m.train_cfg.max_epochs  # scored once, by `mae test`
+
+
+TINY = ["--train", "6", "--val", "3", "--size", "64", "--dim", "32", "--depth", "2", "--heads", "2",
+        "--pretrain-epochs", "1", "--mae-batch", "4", "--det-epochs", "1", "--batch", "2", "--pictures", "2"]
+
+
+def study(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-m", "tools.study_detection", "--out", str(tmp_path / "docs"),
+                        "--work", str(tmp_path / "work"), *TINY], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-4000:])
+    return p.stdout
+
+
+@pytest.mark.slow
+def test_study_plumbing_at_a_minuscule_budget_then_a_cached_rerun(tmp_path):
+    study(tmp_path)
+    docs = tmp_path / "docs"
+    res = json.loads((docs / "study_detection.json").read_text())
+    assert set(res["metrics"]) == {"mae", "random"}
+    for m in res["metrics"].values():
+        assert {"coco/bbox_mAP", "coco/segm_mAP"} <= set(m)
+    assert set(res["seconds"]) == {"generate", "pretrain", "finetune_both", "evaluate"}
+    assert "pretrained weights:" in (tmp_path / "work" / "finetune_mae.log").read_text()
+    assert "pretrained weights:" not in (tmp_path / "work" / "finetune_random.log").read_text()
+    text = (docs / "RESULTS.md").read_text()
+    assert text.startswith("# Detection study: synthetic COCO layout")
+    assert f"| MAE-pretrained | {100 * res['metrics']['mae']['coco/bbox_mAP']:.1f} |" in text
+    from PIL import Image
+    w, h = Image.open(docs / "study_detection.png").size
+    assert w > h  # three columns (truth, MAE, random), two rows
+
+    out = study(tmp_path)  # every stage is cached: same numbers, same recorded times
+    assert out.count("cached") == 4, out
+    again = json.loads((docs / "study_detection.json").read_text())
+    assert again["metrics"] == res["metrics"] and again["seconds"] == res["seconds"]
