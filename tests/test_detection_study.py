@@ -2,14 +2,9 @@
 detector configs differ only in the backbone's weights, and (slow) the whole study at a minuscule
 budget writes the table, the picture and the RESULTS.md section, then a rerun redoes nothing."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from mmengine.config import Config
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_work_folder_made_with_other_arguments_is_refused(tmp_path):
@@ -42,34 +37,31 @@ TINY = ["--train", "6", "--val", "3", "--size", "64", "--dim", "32", "--depth", 
         "--pretrain-epochs", "1", "--mae-batch", "4", "--det-epochs", "1", "--batch", "2", "--pictures", "2"]
 
 
-def study(tmp_path):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
-    p = subprocess.run([sys.executable, "-m", "tools.study_detection", "--out", str(tmp_path / "docs"),
-                        "--work", str(tmp_path / "work"), *TINY], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=600)
-    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-4000:])
-    return p.stdout
+def study(tmp_path, capsys) -> str:
+    """The whole study in this process (its `mae` jobs are subprocesses); returns what it printed."""
+    from tools.study_detection import main
+
+    main(["--out", str(tmp_path / "docs"), "--work", str(tmp_path / "work"), *TINY])
+    return capsys.readouterr().out
 
 
 @pytest.mark.slow
-def test_study_plumbing_at_a_minuscule_budget_then_a_cached_rerun(tmp_path):
-    study(tmp_path)
-    docs = tmp_path / "docs"
-    res = json.loads((docs / "study_detection.json").read_text())
-    assert set(res["metrics"]) == {"mae", "random"}
-    for m in res["metrics"].values():
-        assert {"coco/bbox_mAP", "coco/segm_mAP"} <= set(m)
-    assert set(res["seconds"]) == {"generate", "pretrain", "finetune_both", "evaluate"}
-    assert "pretrained weights:" in (tmp_path / "work" / "finetune_mae.log").read_text()
-    assert "pretrained weights:" not in (tmp_path / "work" / "finetune_random.log").read_text()
-    text = (docs / "RESULTS.md").read_text()
-    assert text.startswith("# Detection study: synthetic COCO layout")
-    assert f"| MAE-pretrained | {100 * res['metrics']['mae']['coco/bbox_mAP']:.1f} |" in text
+def test_study_plumbing_at_a_minuscule_budget_then_a_cached_rerun(tmp_path, capsys):
     from PIL import Image
-    w, h = Image.open(docs / "study_detection.png").size
-    assert w > h  # three columns (truth, MAE, random), two rows
 
-    out = study(tmp_path)  # every stage is cached: same numbers, same recorded times
-    assert out.count("cached") == 4, out
-    again = json.loads((docs / "study_detection.json").read_text())
-    assert again["metrics"] == res["metrics"] and again["seconds"] == res["seconds"]
+    study(tmp_path, capsys)
+    docs, work = tmp_path / "docs", tmp_path / "work"
+    res = json.loads((docs / "study_detection.json").read_text())
+    assert list(res["seconds"]) == ["generate", "pretrain", "finetune_both", "evaluate"]
+    text = (docs / "RESULTS.md").read_text()
+    assert text.startswith("# Detection study: synthetic COCO layout") and res["command"] in text
+    for arm, label in (("mae", "MAE-pretrained"), ("random", "random init")):
+        box, mask = (100 * res["metrics"][arm][f"coco/{k}_mAP"] for k in ("bbox", "segm"))
+        assert f"| {label} | {box:.1f} |" in text and 0 <= mask <= 100
+        loaded = "pretrained weights:" in (work / f"finetune_{arm}.log").read_text()
+        assert loaded == (arm == "mae")  # only the MAE arm starts from the checkpoint
+    width, height = Image.open(docs / "study_detection.png").size
+    assert width > height  # columns: truth, MAE, random; rows: the 2 pictures
+
+    assert study(tmp_path, capsys).count("cached") == 4  # nothing is redone; numbers and times are kept
+    assert json.loads((docs / "study_detection.json").read_text())["seconds"] == res["seconds"]

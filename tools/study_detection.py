@@ -13,20 +13,18 @@ Every stage leaves a file that marks it done; a rerun with the same arguments sk
 Settings are chosen on a set of another seed (`--seed`), never on the reported validation images.
 """
 import argparse
-import datetime
 import json
 import os
 import subprocess
 import sys
-import time
 
 from transfer.detection.synthetic import CATEGORIES
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
-BUDGET = ("train", "val", "size", "max_objects", "object_scale", "categories", "seed", "dim", "depth", "heads", "pretrain_epochs", "mae_batch",
-          "mae_base_lr", "norm_pix", "det_epochs", "batch", "lr", "channels", "head_channels", "head_convs",
-          "fc_dim", "roi_batch", "precision")
+BUDGET = ("train", "val", "size", "max_objects", "object_scale", "categories", "seed", "dim", "depth", "heads",
+          "pretrain_epochs", "mae_batch", "mae_base_lr", "norm_pix", "det_epochs", "batch", "lr", "channels",
+          "head_channels", "head_convs", "fc_dim", "roi_batch", "precision")
 
 PRETRAIN = """_base_ = ['{root}/configs/pretrain/mae_vit-tiny-p8_folder_cpu.py']
 base_lr = {base_lr}
@@ -44,8 +42,8 @@ DETECT = """_base_ = ['{root}/configs/detection/mask-rcnn_vit-tiny_synthetic_cpu
 data_root = '{data}/'
 img_size = {size}
 max_epochs = {epochs}
-model = dict(num_classes={categories}, pad_size={size}, anchor_sizes={anchors}, head_channels={head_channels}, head_convs={head_convs},
-             fc_dim={fc_dim},
+model = dict(num_classes={categories}, pad_size={size}, anchor_sizes={anchors}, head_channels={head_channels},
+             head_convs={head_convs}, fc_dim={fc_dim},
              backbone=dict(out_channels={channels}, net=dict(img_size={size}, embed_dim={dim}, depth={depth},
                            num_heads={heads}, window_size={window}, global_blocks={globals_}, drop_path_rate=0.1,
                            pretrain_img_size={size}, pretrained={pretrained})),
@@ -153,7 +151,8 @@ def detector_configs(args, work: str, data: str) -> dict:
         configs[arm] = os.path.join(work, f"detect_{arm}.py")
         with open(configs[arm], "w") as f:
             f.write(DETECT.format(
-                root=ROOT, data=data, size=args.size, epochs=e, categories=args.categories, dim=args.dim, depth=args.depth, heads=args.heads,
+                root=ROOT, data=data, size=args.size, epochs=e, categories=args.categories, dim=args.dim,
+                depth=args.depth, heads=args.heads,
                 anchors=tuple(max(4, args.size // 16) * 2 ** i for i in range(5)), window=max(2, args.size // 32),
                 globals_=evenly_spaced(args.depth, 4 if args.depth >= 8 else 2), channels=args.channels,
                 head_channels=args.head_channels, head_convs=args.head_convs, fc_dim=args.fc_dim,
@@ -230,22 +229,14 @@ Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; t
 
 
 def main(argv=None) -> None:
-    from tools.study_segmentation import both, stage  # (imports this module: not at the top)
+    from tools.study_segmentation import both, open_summary, publish, stage  # (imports this module: not at the top)
 
     args = parse(argv)
     out, work = os.path.abspath(args.out), os.path.abspath(args.work)
     data = os.path.join(work, "data")
     os.makedirs(out, exist_ok=True)
     os.makedirs(work, exist_ok=True)
-    budget = {k: getattr(args, k) for k in BUDGET}
-    path = os.path.join(work, "summary.json")
-    summary = json.load(open(path)) if os.path.isfile(path) else dict(args=budget, seconds={})
-    if summary["args"] != budget:
-        raise SystemExit(f"{work} holds a study made with {summary['args']}; use another --work or delete it")
-
-    def save():
-        with open(path, "w") as f:
-            json.dump(summary, f, indent=2)
+    summary, save = open_summary(work, {k: getattr(args, k) for k in BUDGET})
 
     from transfer.detection.synthetic import make_synthetic_coco
     stage(summary, "generate", os.path.join(data, "annotations", "instances_val2017.json"), lambda: make_synthetic_coco(
@@ -271,16 +262,7 @@ def main(argv=None) -> None:
         "ground truth": [truth(data, i) for i in ids],
         **{f"{ARMS[arm]} prediction": [os.path.join(work, f"eval_{arm}", "predictions", f"{i}.png") for i in ids]
            for arm in ARMS}})
-    from tools.study_classification import machine
-    from tools.study_report import put_section
-    cmd = " ".join(sys.argv[1:] if argv is None else argv)
-    summary.update(command=f"python -m tools.study_detection {cmd}",
-                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                   machine=machine(), nice=os.nice(0))
-    save()
-    with open(os.path.join(out, "study_detection.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    put_section(os.path.join(out, "RESULTS.md"), section(summary, out))
+    publish(summary, save, "study_detection", argv, out, section)
     for arm, m in summary["metrics"].items():
         print(f"{ARMS[arm]:15s} box AP {100 * m['coco/bbox_mAP']:.1f}  AP50 {100 * m['coco/bbox_mAP_50']:.1f}  "
               f"mask AP {100 * m['coco/segm_mAP']:.1f}  AP50 {100 * m['coco/segm_mAP_50']:.1f}")

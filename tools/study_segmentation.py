@@ -86,6 +86,33 @@ def stage(summary: dict, name: str, done: str, work) -> None:
     print(f"[{name}] {summary['seconds'][name]} s", flush=True)
 
 
+def open_summary(work: str, budget: dict):
+    """The work folder's summary.json (a new one if absent) and a function saving it; a folder made
+    with other arguments (`budget`) is refused."""
+    path = os.path.join(work, "summary.json")
+    summary = json.load(open(path)) if os.path.isfile(path) else dict(args=budget, seconds={})
+    if summary["args"] != budget:
+        raise SystemExit(f"{work} holds a study made with {summary['args']}; use another --work or delete it")
+
+    def save():
+        with open(path, "w") as f:
+            json.dump(summary, f, indent=2)
+    return summary, save
+
+
+def publish(summary: dict, save, study: str, argv, out: str, section) -> None:
+    """Record the command, date and machine; write `<out>/<study>.json` and RESULTS.md's section
+    (`section(summary, out)`)."""
+    cmd = " ".join(sys.argv[1:] if argv is None else argv)
+    summary.update(command=f"python -m tools.{study} {cmd}",
+                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                   machine=machine(), nice=os.nice(0))
+    save()
+    with open(os.path.join(out, f"{study}.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    put_section(os.path.join(out, "RESULTS.md"), section(summary, out))
+
+
 def pretrain(args, work: str, images: str) -> None:
     opts = [f"train_dataloader.dataset.root={images}", f"train_dataloader.batch_size={args.mae_batch}",
             f"max_epochs={args.pretrain_epochs}", f"warmup_epochs={max(1, args.pretrain_epochs // 10)}",
@@ -209,15 +236,7 @@ def main(argv=None) -> None:
     data = os.path.join(work, "data", "ADEChallengeData2016")
     os.makedirs(out, exist_ok=True)
     os.makedirs(work, exist_ok=True)
-    budget = {k: getattr(args, k) for k in BUDGET}
-    path = os.path.join(work, "summary.json")
-    summary = json.load(open(path)) if os.path.isfile(path) else dict(args=budget, seconds={})
-    if summary["args"] != budget:
-        raise SystemExit(f"{work} holds a study made with {summary['args']}; use another --work or delete it")
-
-    def save():
-        with open(path, "w") as f:
-            json.dump(summary, f, indent=2)
+    summary, save = open_summary(work, {k: getattr(args, k) for k in BUDGET})
 
     from transfer.segmentation.synthetic import MARKER, write_ade20k
     stage(summary, "generate", os.path.join(data, MARKER), lambda: write_ade20k(
@@ -235,14 +254,7 @@ def main(argv=None) -> None:
                           for arm in ARMS}
     summary["picture"] = os.path.join(out, "study_segmentation.png")
     picture(args, work, summary["picture"])
-    cmd = " ".join(sys.argv[1:] if argv is None else argv)
-    summary.update(command=f"python -m tools.study_segmentation {cmd}",
-                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                   machine=machine(), nice=os.nice(0))
-    save()
-    with open(os.path.join(out, "study_segmentation.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    put_section(os.path.join(out, "RESULTS.md"), section(summary, out))
+    publish(summary, save, "study_segmentation", argv, out, section)
     for arm, m in summary["metrics"].items():
         print(f"{ARMS[arm]:15s} mIoU {m['mIoU']:.1f}  mAcc {m['mAcc']:.1f}  aAcc {m['aAcc']:.1f}")
     print(json.dumps(summary["seconds"]))
