@@ -94,3 +94,18 @@ def test_unknown_suite_and_budget_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["ablate", "no-such-suite"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_arms_cached_under_an_older_evaluation_protocol_are_rerun():
+    """Regression: a cached arm was reused whenever its budget matched, so probe numbers made with the
+    old fixed LARS lr would have been mixed silently into tables made with the held-out lr choice."""
+    from tools.ablate.runner import PROTOCOL, reusable
+    from tools.ablate.scale import fingerprint, load_scale
+
+    scale = load_scale("fmnist")
+    budget = scale["budgets"]["tiny"]
+    record = {"budget": budget, "scale": json.loads(json.dumps(fingerprint(scale))), "protocol": PROTOCOL}
+    assert reusable(record, budget, scale)
+    assert not reusable({k: v for k, v in record.items() if k != "protocol"}, budget, scale)  # made before it
+    assert not reusable(dict(record, protocol=PROTOCOL - 1), budget, scale)
+    assert not reusable(dict(record, budget=dict(budget, ft_epochs=budget["ft_epochs"] + 1)), budget, scale)

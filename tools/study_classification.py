@@ -285,7 +285,12 @@ def main(argv=None) -> None:
     p.add_argument("--ft-blr", type=float, default=1e-3)
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inits", default="mae,random",
+                   help="which encoders to evaluate: 'mae', 'random' or both (two processes can split a study)")
     args = p.parse_args(argv)
+    inits = [i.strip() for i in args.inits.split(",") if i.strip()]
+    if not inits or set(inits) - {"mae", "random"}:
+        p.error(f"--inits takes 'mae', 'random' or 'mae,random', got {args.inits!r}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_fmnist(args.data)
     if args.limit:
@@ -309,9 +314,13 @@ def main(argv=None) -> None:
             write_report(res, args.out)
 
     res["pixels"] = timed("pixel logistic regression", lambda: pixel_logistic_regression(data, device))
-    state, res["pretrain_losses"] = timed("pretrain", lambda: pretrain_mae(data["train"][0], args, device))
-    save()
+    state = None
+    if "mae" in inits:
+        state, res["pretrain_losses"] = timed("pretrain", lambda: pretrain_mae(data["train"][0], args, device))
+        save()
     for init_name, init in (("mae", state), ("random", None)):
+        if init_name not in inits:
+            continue
         r = res[init_name] = {}
         r["probe_lr"] = {}
         r["probe"] = timed(f"{init_name} linear probes",

@@ -35,6 +35,8 @@ def pretrained(arm, seed, budget, data, device, folder, scale) -> tuple:
     args = study_args(budget, arm, seed, data["spec"])
     model_kw, setup, transform, extra = resolve(arm, budget, data, seed, os.path.dirname(folder), scale, data["spec"])
     spec = {"model": model_kw, "epochs": args.pretrain_epochs, "seed": seed}
+    if args.pretrain_epochs < 10:  # short pretrainings warm up differently since protocol 2
+        spec["protocol"] = PROTOCOL
     if "augment" in arm:
         spec["augment"] = arm["augment"]
     key = json.dumps(spec, sort_keys=True)
@@ -73,10 +75,17 @@ def suite_folder(out: str, name: str, budget_name: str, scale_name: str = DEFAUL
     return os.path.join(out, name, budget_name if scale_name == DEFAULT else f"{scale_name}-{budget_name}")
 
 
+# The evaluation protocol's version, stored with every arm: a cached arm made under another one is
+# rerun. 2: the probe's LARS lr is chosen on held-out training images, and schedules under 10 epochs
+# warm up for a tenth of their steps (tools/study_classification.py); 1 (no field): fixed lr rule.
+PROTOCOL = 2
+
+
 def reusable(done: dict, budget: dict, scale: dict) -> bool:
-    """A cached arm counts only under the same budget and scale settings (an edited budget or scale
-    of the same name reruns it); results from before scales existed are Fashion-MNIST's."""
-    if done is None or done["budget"] != budget:
+    """A cached arm counts only under the same budget, scale settings and evaluation protocol (an
+    edited budget or scale of the same name reruns it); results from before scales existed are
+    Fashion-MNIST's."""
+    if done is None or done["budget"] != budget or done.get("protocol", 1) != PROTOCOL:
         return False
     if "scale" not in done:
         return scale["name"] == DEFAULT
@@ -127,7 +136,8 @@ def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate
         res = evaluate(arm, seed, budget, suite["metrics"], data, device, os.path.join(folder, "pretrain"), scale)
         res["seconds"] = round(time.time() - t, 2)
         spent.append(res["seconds"])
-        record = {"arm": arm, "seed": seed, "budget": budget, "scale": fingerprint(scale), "result": res}
+        record = {"arm": arm, "seed": seed, "budget": budget, "scale": fingerprint(scale), "protocol": PROTOCOL,
+                  "result": res}
         json.dump(record, open(path + ".tmp", "w"), indent=1)
         os.replace(path + ".tmp", path)
         results.setdefault(arm["name"], {})[seed] = res
