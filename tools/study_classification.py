@@ -232,8 +232,7 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
         model = build(init, spec_of(args), global_pool=pool, probe_bn=True, head_init_std=0.01,
                       trainable="head").to(device)
         f, ft = (features(model, a, spec_of(args), device) for a in (x, xt))
-        lrs = getattr(args, "probe_lrs", None) or PROBE_LRS
-        lr, held_out = choose_probe_lr(model.head, f, y, lrs, epochs=args.probe_epochs, batch_size=args.batch,
+        lr, held_out = choose_probe_lr(model.head, f, y, PROBE_LRS, epochs=args.probe_epochs, batch_size=args.batch,
                                        seed=args.seed)
         head = fit_probe(model.head, f, y, epochs=args.probe_epochs, batch_size=args.batch, base_lr=lr, seed=args.seed)
         out[name] = probe_accuracy(head, ft, yt)
