@@ -1,15 +1,19 @@
 """`mae compare-targets`: pixel vs token targets (the paper's Tables 1d and 7) in one command.
 
 One MAE per target, all from the same pretraining config (same data, budget and seed), each then
-evaluated with the same linear-probe and fine-tune configs. Results: `compare_targets.md` (rows:
-targets, columns: evaluations, last row: token - norm_pixel), `compare_targets.json` and
-`compare_targets.png`. Every finished step leaves a file, so a rerun skips what is done.
+evaluated with the same linear-probe and fine-tune configs and, when given, a detection config (COCO
+box and mask AP) and a segmentation config (mIoU), each run as `mae train` / `mae test` would with the
+arm's checkpoint as the config's pretrained weights (`tools/dense_eval.py`). Results:
+`compare_targets.md` (rows: targets, columns: evaluations, last row: token - norm_pixel),
+`compare_targets.json` and `compare_targets.png`. Every finished step leaves a file, so a rerun skips
+what is done, and an evaluation added later runs on the finished arms.
 """
 import json
 import os
 import os.path as osp
 
 from pretrain.errors import ConfigError
+from tools import dense_eval
 
 KINDS = ("pixel", "norm_pixel", "pca", "token")  # pretrain.target_family.KINDS, without importing torch here
 
@@ -84,7 +88,24 @@ def run_eval(config: str, work_dir: str, checkpoint: str, options: dict = None) 
     return runner.test()
 
 
-def run_arm(config, target, arm_dir, evals, tokenizer, pca_k, pretrain_options, eval_options, log) -> dict:
+def eval_columns(name: str, task: str) -> list:
+    """A classification evaluation is one column (top-1); a detection or segmentation one, its metrics."""
+    return [name] if task == "classification" else dense_eval.columns(task)
+
+
+def all_columns(evals) -> list:
+    return [c for name, _, task in evals for c in eval_columns(name, task)]
+
+
+def save_result(path: str, result: dict) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def run_arm(config, target, arm_dir, evals, tokenizer, pca_k, pretrain_options, options, log, result) -> dict:
+    """Pretrain (unless its checkpoint exists), then every evaluation whose columns `result` lacks;
+    `result` is saved after each one. `options`: task -> config overrides."""
     from tools.train import train
 
     os.makedirs(arm_dir, exist_ok=True)
@@ -93,15 +114,25 @@ def run_arm(config, target, arm_dir, evals, tokenizer, pca_k, pretrain_options, 
         runner = train(arm_config(config, target, arm_dir, tokenizer, pca_k), work_dir=osp.join(arm_dir, "pretrain"),
                        options=dict(pretrain_options or {}))
         del runner
-    result = {"target": target, "checkpoint": ckpt}
-    for name, eval_config in evals:
-        log(f"  {target}: {name} ({eval_config})")
-        result[name] = top1(run_eval(eval_config, osp.join(arm_dir, name.replace(" ", "_")), ckpt, eval_options))
+    result.update(target=target, checkpoint=ckpt)
+    for name, eval_config, task in evals:
+        if all(c in result for c in eval_columns(name, task)):
+            log(f"  {target}: {name} (done, skipped)")
+            continue
+        task_dir = osp.join(arm_dir, task)
+        read_back = task != "classification" and osp.isfile(dense_eval.finished(task_dir))
+        log(f"  {target}: {name} ({eval_config})" + (" (done, read back)" if read_back else ""))
+        if task == "classification":
+            result[name] = top1(run_eval(eval_config, osp.join(arm_dir, name.replace(" ", "_")), ckpt,
+                                         options.get(task)))
+        else:
+            result.update(dense_eval.run_task_eval(task, eval_config, task_dir, ckpt, options.get(task)))
+        save_result(osp.join(arm_dir, "result.json"), result)
     return result
 
 
-def table(results: list, evals: list) -> str:
-    names = [n for n, _ in evals]
+def table(results: list, names: list) -> str:
+    """Markdown: a row per target, a column per name in `names`, then token - norm_pixel."""
     lines = ["| target | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for r in results:
         lines.append(f"| {r['target']} | " + " | ".join(f"{r[n]:.1f}" for n in names) + " |")
@@ -112,18 +143,17 @@ def table(results: list, evals: list) -> str:
     return "\n".join(lines)
 
 
-def plot(results: list, evals: list, path: str) -> None:
+def plot(results: list, names: list, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [n for n, _ in evals]
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(names), 3.2))
     width = 0.8 / len(results)
     for i, r in enumerate(results):
         ax.bar([j + i * width for j in range(len(names))], [r[n] for n in names], width, label=r["target"])
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(names))], names)
-    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylabel("top-1 / AP / mIoU (%)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -132,12 +162,20 @@ def plot(results: list, evals: list, path: str) -> None:
 
 def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, tokenizer: str = None,
                     tokenizer_config: str = DEFAULT_TOKENIZER, tokenizer_options: dict = None, pca_k: int = 96,
-                    pretrain_options: dict = None, eval_options: dict = None, log=print) -> dict:
-    """Runs (or resumes) the comparison; returns {'results': [...], 'table': markdown}."""
+                    pretrain_options: dict = None, eval_options: dict = None, log=print, detection: str = None,
+                    segmentation: str = None, detection_options: dict = None,
+                    segmentation_options: dict = None) -> dict:
+    """Runs (or resumes) the comparison; returns {'results': [...], 'table': markdown}. `evals`:
+    (name, config) classification pairs; `detection` / `segmentation`: optional task configs."""
     from tools.config import load_config
     from tools.train import train
 
     load_config(config, pretrain_options)  # a bad path or key fails now, not after hours of work
+    options = dict(classification=eval_options, detection=detection_options, segmentation=segmentation_options)
+    tasks = [(n, c, "classification") for n, c in evals]
+    tasks += [(task, cfg, task) for task, cfg in (("detection", detection), ("segmentation", segmentation)) if cfg]
+    for _, cfg, task in tasks[len(evals):]:  # an encoder the task's backbone cannot take fails now too
+        dense_eval.check_backbone(config, pretrain_options, task, cfg, options[task])
     os.makedirs(work_dir, exist_ok=True)
     if "token" in targets and tokenizer is None:
         tokenizer = osp.join(work_dir, "tokenizer", "tokenizer.pth")
@@ -146,28 +184,29 @@ def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, toke
         else:
             log(f"tokenizer: training {tokenizer_config}")
             train(tokenizer_config, work_dir=osp.dirname(tokenizer), options=dict(tokenizer_options or {}))
+    names = all_columns(tasks)
     results = []
     for k, target in enumerate(targets, 1):
         done = osp.join(work_dir, target, "result.json")
+        result = {}
         if osp.isfile(done):
-            log(f"arm {k} of {len(targets)}: {target} (done, skipped)")
             with open(done) as f:
-                results.append(json.load(f))
-            continue
-        log(f"arm {k} of {len(targets)}: {target}")
-        result = run_arm(config, target, osp.join(work_dir, target), evals, tokenizer, pca_k,
-                         pretrain_options, eval_options, log)
-        with open(done + ".tmp", "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(done + ".tmp", done)
+                result = json.load(f)
+        if all(n in result for n in names):
+            log(f"arm {k} of {len(targets)}: {target} (done, skipped)")
+        else:
+            log(f"arm {k} of {len(targets)}: {target}")
+            run_arm(config, target, osp.join(work_dir, target), tasks, tokenizer, pca_k, pretrain_options,
+                    options, log, result)
         results.append(result)
-    md = table(results, list(evals))
+    md = table(results, names)
     with open(osp.join(work_dir, "compare_targets.md"), "w") as f:
-        f.write(f"Pretraining config: `{config}`; evaluations: "
-                + ", ".join(f"{n} `{c}`" for n, c in evals) + " (top-1 %)\n\n" + md + "\n")
+        f.write(f"Pretraining config: `{config}`; evaluations: " + ", ".join(f"{n} `{c}`" for n, c, _ in tasks)
+                + " (scores in %)\n\n" + md + "\n")
     with open(osp.join(work_dir, "compare_targets.json"), "w") as f:
-        json.dump({"config": config, "evals": dict(evals), "results": results}, f, indent=1)
-    plot(results, list(evals), osp.join(work_dir, "compare_targets.png"))
+        json.dump({"config": config, "evals": {n: c for n, c, _ in tasks}, "columns": names, "results": results},
+                  f, indent=1)
+    plot(results, names, osp.join(work_dir, "compare_targets.png"))
     return {"results": results, "table": md}
 
 
@@ -185,7 +224,13 @@ def add_parser(sub) -> None:
     c.add_argument("--tokenizer-config", default=DEFAULT_TOKENIZER, help="how to train the tokenizer when "
                    "--tokenizer is not given: the dVAE, or configs/tokenizer/vq-v512-d8_embedded_cpu.py")
     c.add_argument("--pca-k", type=int, default=96, help="principal components of the pca target")
-    for flag, what in (("--cfg-options", "pretraining"), ("--eval-options", "both evaluations"),
+    c.add_argument("--detection", help="a detection config (e.g. configs/detection/mask-rcnn_vit-tiny_synthetic_cpu.py)"
+                   ": each arm's checkpoint becomes its model.backbone.net.pretrained; adds box AP and mask AP")
+    c.add_argument("--segmentation", help="a segmentation config (e.g. configs/segmentation/upernet_mae_vit-tiny-"
+                   "p8_synthetic-ade20k-64x64_cpu.py): each arm's checkpoint becomes its model.pretrained; adds mIoU")
+    for flag, what in (("--cfg-options", "pretraining"), ("--eval-options", "both classification evaluations"),
+                       ("--detection-options", "the detection evaluation"),
+                       ("--segmentation-options", "the segmentation evaluation"),
                        ("--tokenizer-options", "tokenizer training")):
         c.add_argument(flag, nargs="+", action=DictAction, default={}, help=f"config overrides for {what}")
     c.set_defaults(func=_main)
@@ -194,10 +239,11 @@ def add_parser(sub) -> None:
 def _main(args) -> None:
     evals = tuple((n, cfg) for n, cfg in (("linear probe", args.probe), ("fine-tune", args.finetune))
                   if cfg.lower() != "none")
-    if not evals:
-        raise ConfigError("nothing to evaluate: give --probe and/or --finetune")
+    if not evals and not args.detection and not args.segmentation:
+        raise ConfigError("nothing to evaluate: give --probe, --finetune, --detection and/or --segmentation")
     out = compare_targets(args.config, parse_targets(args.targets), args.work_dir, evals, args.tokenizer,
                           args.tokenizer_config, args.tokenizer_options, args.pca_k, args.cfg_options,
-                          args.eval_options)
+                          args.eval_options, detection=args.detection, segmentation=args.segmentation,
+                          detection_options=args.detection_options, segmentation_options=args.segmentation_options)
     print(out["table"])
     print(f"wrote {osp.join(args.work_dir, 'compare_targets.md')}, compare_targets.json, compare_targets.png")
