@@ -9,7 +9,7 @@ import torch
 from pretrain.data import DataError
 from tools.study_classification import augment, load_fmnist, lr_factor, read_idx, warmup_steps
 from transfer.classification import ViTClassifier
-from transfer.classification.probe_cache import cache_features, choose_probe_lr, fit_probe, probe_accuracy
+from transfer.classification.probe_cache import cache_features, choose_probe_lr, fit_probe, probe_accuracy, refit_probe
 
 
 def test_idx_reader_and_missing_data(tmp_path):
@@ -69,6 +69,26 @@ def test_probe_lr_is_chosen_on_held_out_training_features_only():
     assert all(torch.equal(before[k], v) for k, v in head.state_dict().items())
     # held-out scores come from 1/6 of the given features: a score is a multiple of 1/40
     assert all(abs(v * 40 / 100 - round(v * 40 / 100)) < 1e-4 for v in scores.values())
+
+
+def test_a_probe_that_diverges_when_refitted_falls_back_to_the_next_lr():
+    """Regression: the study's class-token probe chose base lr 100 on held-out features (82.7) and its
+    refit on all the training features diverged to chance (10.0 on the test images), because LARS
+    leaves the bias's step unadapted. The refit must notice on the training features and use the next
+    lr in held-out order; the head given is refitted in place."""
+    torch.manual_seed(0)
+    feats = torch.randn(240, 8)
+    labels = (feats[:, 0] > 0).long() + (feats[:, 1] > 0).long()
+    head = torch.nn.Sequential(torch.nn.BatchNorm1d(8, affine=False), torch.nn.Linear(8, 3))
+    held_out = {1e7: 99.0, 160.0: 80.0}  # as if the huge lr had scored best on the held-out sixth
+    diverged = fit_probe(torch.nn.Sequential(torch.nn.BatchNorm1d(8, affine=False), torch.nn.Linear(8, 3)),
+                         feats, labels, epochs=20, batch_size=16, base_lr=1e7)
+    assert probe_accuracy(diverged, feats, labels) < 99.0 - 5  # the premise: that lr does diverge here
+    fitted, lr, rejected = refit_probe(head, feats, labels, held_out, epochs=20, batch_size=16)
+    assert fitted is head and lr == 160.0 and rejected == [1e7]
+    assert probe_accuracy(head, feats, labels) > 75
+    with pytest.raises(RuntimeError, match="every linear-probe base lr diverged"):
+        refit_probe(head, feats, labels, {1e7: 99.0}, epochs=20, batch_size=16)
 
 
 def test_short_schedules_warm_up_for_a_tenth_and_then_decay():

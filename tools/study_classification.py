@@ -33,7 +33,7 @@ from pretrain.data import DataError
 from pretrain.mae import MaskedAutoencoder
 from pretrain.optim import build_adamw
 from transfer.classification import ViTClassifier
-from transfer.classification.probe_cache import cache_features, choose_probe_lr, fit_probe, probe_accuracy
+from transfer.classification.probe_cache import cache_features, choose_probe_lr, probe_accuracy, refit_probe
 from transfer.layer_decay import LayerDecayOptimWrapperConstructor
 from tools.study_report import write_report
 
@@ -232,13 +232,17 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
         model = build(init, spec_of(args), global_pool=pool, probe_bn=True, head_init_std=0.01,
                       trainable="head").to(device)
         f, ft = (features(model, a, spec_of(args), device) for a in (x, xt))
-        lr, held_out = choose_probe_lr(model.head, f, y, PROBE_LRS, epochs=args.probe_epochs, batch_size=args.batch,
+        _, held_out = choose_probe_lr(model.head, f, y, PROBE_LRS, epochs=args.probe_epochs, batch_size=args.batch,
                                        seed=args.seed)
-        head = fit_probe(model.head, f, y, epochs=args.probe_epochs, batch_size=args.batch, base_lr=lr, seed=args.seed)
+        head, lr, rejected = refit_probe(model.head, f, y, held_out, epochs=args.probe_epochs, batch_size=args.batch,
+                                         seed=args.seed)
         out[name] = probe_accuracy(head, ft, yt)
         if details is not None:
             details[name] = {"base_lr": lr, "held_out_top1": {str(k): round(v, 2) for k, v in held_out.items()}}
-        log(f"probe ({name}): base lr {lr} chosen on held-out training images {held_out}; test {out[name]:.2f}")
+            if rejected:
+                details[name]["diverged_on_refit"] = rejected
+        log(f"probe ({name}): base lr {lr} chosen on held-out training images {held_out}"
+            f"{f' (refit diverged at {rejected})' if rejected else ''}; test {out[name]:.2f}")
     return out
 
 
@@ -270,6 +274,27 @@ def machine() -> str:
         cpu = platform.processor() or "unknown CPU"
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     return f"{gpu}; CPU {cpu}"
+
+
+def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
+    """The study's MAE encoder: read back from `OUT/mae_encoder.pth` when a run with the same
+    pretraining settings saved it (a stopped study or a re-evaluation does not pretrain again),
+    else pretrained now and saved there."""
+    key = {k: getattr(args, k) for k in ("pretrain_epochs", "batch", "mae_blr", "seed", "limit")}
+    path = os.path.join(args.out, "mae_encoder.pth")
+    if os.path.isfile(path):
+        blob = torch.load(path, map_location=device, weights_only=True)
+        if blob.get("settings") == key:
+            log(f"pretrain: reused {path} (made in {blob['seconds']} s)")
+            res["seconds"]["pretrain"] = blob["seconds"]
+            return blob["state"], blob["losses"]
+        log(f"pretrain: {path} was made with other settings ({blob.get('settings')}); pretraining again")
+    t = time.time()
+    state, losses = pretrain_mae(x, args, device)
+    res["seconds"]["pretrain"] = round(time.time() - t, 1)
+    log(f"pretrain: {losses[-1]} ({res['seconds']['pretrain']} s)")
+    torch.save({"settings": key, "state": state, "losses": losses, "seconds": res["seconds"]["pretrain"]}, path)
+    return state, losses
 
 
 def main(argv=None) -> None:
@@ -315,7 +340,7 @@ def main(argv=None) -> None:
     res["pixels"] = timed("pixel logistic regression", lambda: pixel_logistic_regression(data, device))
     state = None
     if "mae" in inits:
-        state, res["pretrain_losses"] = timed("pretrain", lambda: pretrain_mae(data["train"][0], args, device))
+        state, res["pretrain_losses"] = pretrained_encoder(data["train"][0], args, device, res)
         save()
     for init_name, init in (("mae", state), ("random", None)):
         if init_name not in inits:

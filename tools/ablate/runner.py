@@ -78,7 +78,8 @@ def suite_folder(out: str, name: str, budget_name: str, scale_name: str = DEFAUL
 # The evaluation protocol's version, stored with every arm: a cached arm made under another one is
 # rerun. 2: the probe's LARS lr is chosen on held-out training images, and schedules under 10 epochs
 # warm up for a tenth of their steps (tools/study_classification.py); 1 (no field): fixed lr rule.
-PROTOCOL = 2
+# 3: a probe whose refit on all training images diverges falls back to the next held-out lr.
+PROTOCOL = 3
 
 
 def reusable(done: dict, budget: dict, scale: dict) -> bool:
