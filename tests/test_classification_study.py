@@ -87,8 +87,9 @@ def test_a_probe_that_diverges_when_refitted_falls_back_to_the_next_lr():
     fitted, lr, rejected = refit_probe(head, feats, labels, held_out, epochs=20, batch_size=16)
     assert fitted is head and lr == 160.0 and rejected == [1e7]
     assert probe_accuracy(head, feats, labels) > 75
-    with pytest.raises(RuntimeError, match="every linear-probe base lr diverged"):
-        refit_probe(head, feats, labels, {1e7: 99.0}, epochs=20, batch_size=16)
+    # no refit within the tolerance (as with a tiny set's noisy held-out scores): the best fit is kept
+    _, lr, rejected = refit_probe(head, feats, labels, {1e7: 99.0, 1e4: 99.0}, epochs=20, batch_size=16)
+    assert lr == 1e4 and rejected == [1e7]
 
 
 def test_short_schedules_warm_up_for_a_tenth_and_then_decay():
