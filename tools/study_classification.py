@@ -311,7 +311,13 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inits", default="mae,random",
                    help="which encoders to evaluate: 'mae', 'random' or both (two processes can split a study)")
+    p.add_argument("--evals", default="probe,full," + ",".join(f"partial{k}" for k in PARTIAL),
+                   help="which evaluations to run (a subset lets processes split a study)")
     args = p.parse_args(argv)
+    evals = [e.strip() for e in args.evals.split(",") if e.strip()]
+    known = ["probe", "full"] + [f"partial{k}" for k in PARTIAL]
+    if not evals or set(evals) - set(known):
+        p.error(f"--evals takes some of {known}, got {args.evals!r}")
     inits = [i.strip() for i in args.inits.split(",") if i.strip()]
     if not inits or set(inits) - {"mae", "random"}:
         p.error(f"--inits takes 'mae', 'random' or 'mae,random', got {args.inits!r}")
@@ -346,12 +352,15 @@ def main(argv=None) -> None:
         if init_name not in inits:
             continue
         r = res[init_name] = {}
-        r["probe_lr"] = {}
-        r["probe"] = timed(f"{init_name} linear probes",
-                           lambda: linear_probes(init, data, args, device, details=r["probe_lr"]))
-        save()
+        if "probe" in evals:
+            r["probe_lr"] = {}
+            r["probe"] = timed(f"{init_name} linear probes",
+                               lambda: linear_probes(init, data, args, device, details=r["probe_lr"]))
+            save()
         for k in ("all",) + PARTIAL:  # full fine-tuning first: for random init, the from-scratch baseline
             key = "full" if k == "all" else f"partial{k}"
+            if key not in evals:
+                continue
             r[key] = timed(f"{init_name} {key}", lambda: finetune(init, k, data, args, device))
             save()
 
