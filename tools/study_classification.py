@@ -339,7 +339,10 @@ def main(argv=None) -> None:
         return value
 
     def save():  # after every stage, so that a stopped study still leaves what it measured
-        json.dump(res, open(os.path.join(args.out, "study_results.json"), "w"), indent=1)
+        path = os.path.join(args.out, "study_results.json")
+        with open(path + ".tmp", "w") as f:  # then renamed: a study stopped mid-write keeps the last file whole
+            json.dump(res, f, indent=1)
+        os.replace(path + ".tmp", path)
         if "pixels" in res:
             write_report(res, args.out)
 
