@@ -100,8 +100,9 @@ def refit_probe(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor, held
         if fit >= held_out[lr] - tolerance:
             break
     else:
-        tried.sort(key=lambda t: -t[1])  # stable: ties keep the held-out order
-        tried = tried[1:] + tried[:1]
+        best = max(tried, key=lambda t: t[1])  # the first of equals: held-out order breaks ties
+        tried.remove(best)
+        tried.append(best)
     lr, _, h = tried[-1]
     head.load_state_dict(h.state_dict())
     return head.eval(), lr, [t[0] for t in tried[:-1]]
