@@ -109,3 +109,18 @@ def test_arms_cached_under_an_older_evaluation_protocol_are_rerun():
     assert not reusable({k: v for k, v in record.items() if k != "protocol"}, budget, scale)  # made before it
     assert not reusable(dict(record, protocol=PROTOCOL - 1), budget, scale)
     assert not reusable(dict(record, budget=dict(budget, ft_epochs=budget["ft_epochs"] + 1)), budget, scale)
+
+
+def test_direction_inside_the_seed_spread_is_marked():
+    """With 2+ seeds, an arm-minus-reference difference no larger than the seeds' spread keeps its
+    yes/no but says it is inside the noise (mask-token at `medium`: 16.0 ± 0.3 vs 16.1 ± 0.2 read 'yes')."""
+    arm = {"name": "a", "paper": {"ft": 84.2}}
+    ref = {"case": "ref", "paper": {"ft": 84.9}, "ft": 16.1, "ft_std": 0.2}
+    close = {"case": "a", "paper": arm["paper"], "ft": 16.0, "ft_std": 0.3}
+    far = dict(close, ft=14.0)
+    one_seed = dict(close, ft_std=None)
+    assert report.direction(close, arm, ref, "ft") == "yes (within seed spread)"
+    assert report.direction(far, arm, ref, "ft") == "yes"
+    assert report.direction(one_seed, arm, ref, "ft") == "yes"  # no spread to compare with
+    assert report.direction(dict(close, ft=16.3), arm, ref, "ft") == "no (within seed spread)"
+    assert report.direction(ref, arm, ref, "ft") == "reference"
