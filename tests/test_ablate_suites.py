@@ -118,3 +118,22 @@ def test_arms_picks_a_subset_by_name_or_slug():
     assert pick_arms(suite, None) == suite["arms"]
     with pytest.raises(ConfigError, match=r"unknown arm\(s\) \['pcaa'\]; this suite's arms: .*'pca'"):
         pick_arms(suite, ["pcaa"])
+
+
+def test_schedule_suite_has_an_untrained_encoder_arm():
+    """Figure 7's epoch-0 point: the encoder as initialised, so a table shows what pretraining added."""
+    from pretrain.mae import MaskedAutoencoder
+    from tools.ablate.runner import pretrain_epochs, study_args
+    from tools.study_classification import encoder_state, pretrain_mae
+
+    scale = load_scale()
+    budget = scale["budgets"]["medium"]
+    arms = {a["name"]: a for a in SUITES["schedule"]["arms"]}
+    assert [pretrain_epochs(budget, arms[n]) for n in ("0x (random init)", "0.25x", "0.5x", "1x")] == [0, 1, 2, 4]
+    spec = study_spec(scale, 10)
+    args = study_args(scale["budgets"]["tiny"], arms["0x (random init)"], 3, spec)
+    state, losses = pretrain_mae(torch.zeros(32, 28, 28, dtype=torch.uint8), args, torch.device("cpu"))
+    torch.manual_seed(3)
+    fresh = encoder_state(MaskedAutoencoder(**spec["arch"], **spec["decoder"], norm_pix_loss=True).state_dict(), "x")
+    assert losses == [] and state.keys() == fresh.keys()
+    assert all(torch.equal(state[k], fresh[k]) for k in state)

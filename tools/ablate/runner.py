@@ -22,11 +22,18 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def pretrain_epochs(budget: dict, arm: dict) -> int:
+    """The arm's share of the budget's epochs, at least 1, but 0 for an arm asking for none (the
+    schedule suite's untrained encoder)."""
+    share = arm.get("epochs", 1)
+    return 0 if share == 0 else max(1, round(budget["pretrain_epochs"] * share))
+
+
 def study_args(budget: dict, arm: dict, seed: int, spec: dict) -> SimpleNamespace:
     """The argument set tools/study_classification.py's loops read (its defaults for the rates;
     `spec`: the scale's model, normalisation and classes)."""
     return SimpleNamespace(seed=seed, batch=budget["batch"], mae_blr=1.5e-4 * 8, ft_blr=1e-3,
-                           pretrain_epochs=max(1, round(budget["pretrain_epochs"] * arm.get("epochs", 1))),
+                           pretrain_epochs=pretrain_epochs(budget, arm),
                            probe_epochs=budget["probe_epochs"], ft_epochs=budget["ft_epochs"], spec=spec)
 
 

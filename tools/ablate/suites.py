@@ -90,9 +90,9 @@ def suites(scale: dict) -> dict:
         "schedule": dict(
             title="Figure 7: pretraining schedule (x: epochs relative to the budget's; paper: 800 = 1x)",
             figure=True, xlabel="pretraining epochs (x budget)", reference="1x", metrics=("ft", "lin"), arms=[
-                {"name": f"{f}x", "x": f, "epochs": f, "model": {},
+                {"name": f"{f}x" if f else "0x (random init)", "x": f, "epochs": f, "model": {},
                  **({"paper": DEFAULT} if f == 1 else {"claim": {m: ("lower", SHORTER) for m in ("ft", "lin")}})}
-                for f in (0.25, 0.5, 1)]),
+                for f in (0, 0.25, 0.5, 1)]),  # 0x: the untrained encoder, what pretraining is measured against
         "target": dict(
             title="Table 1d: reconstruction target", figure=False, reference="pixel (w/o norm)", metrics=("ft", "lin"),
             note=pca_note(scale) + ". token: our tokenizer (pretrain/tokenizers; the scale's `tokenizer.config`, "
