@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from pretrain.checkpoint import encoder_state, load_pretrained
+from pretrain.resilience.atomic import atomic_write
 from pretrain.data import DataError
 from pretrain.mae import MaskedAutoencoder
 from pretrain.optim import build_adamw
@@ -311,16 +312,19 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inits", default="mae,random",
                    help="which encoders to evaluate: 'mae', 'random' or both (two processes can split a study)")
-    p.add_argument("--evals", default="probe,full," + ",".join(f"partial{k}" for k in PARTIAL),
+    known_evals = ["probe", "full"] + [f"partial{k}" for k in PARTIAL]
+    p.add_argument("--evals", default=",".join(known_evals),
                    help="which evaluations to run (a subset lets processes split a study)")
     args = p.parse_args(argv)
-    evals = [e.strip() for e in args.evals.split(",") if e.strip()]
-    known = ["probe", "full"] + [f"partial{k}" for k in PARTIAL]
-    if not evals or set(evals) - set(known):
-        p.error(f"--evals takes some of {known}, got {args.evals!r}")
-    inits = [i.strip() for i in args.inits.split(",") if i.strip()]
-    if not inits or set(inits) - {"mae", "random"}:
-        p.error(f"--inits takes 'mae', 'random' or 'mae,random', got {args.inits!r}")
+
+    def subset(flag: str, value: str, known: list) -> list:
+        picked = [v.strip() for v in value.split(",") if v.strip()]
+        if not picked or set(picked) - set(known):
+            p.error(f"--{flag} takes some of {known}, got {value!r}")
+        return picked
+
+    evals = subset("evals", args.evals, known_evals)
+    inits = subset("inits", args.inits, ["mae", "random"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_fmnist(args.data)
     if args.limit:
@@ -339,10 +343,8 @@ def main(argv=None) -> None:
         return value
 
     def save():  # after every stage, so that a stopped study still leaves what it measured
-        path = os.path.join(args.out, "study_results.json")
-        with open(path + ".tmp", "w") as f:  # then renamed: a study stopped mid-write keeps the last file whole
-            json.dump(res, f, indent=1)
-        os.replace(path + ".tmp", path)
+        # atomic: a study stopped mid-write keeps the last file whole
+        atomic_write(os.path.join(args.out, "study_results.json"), json.dumps(res, indent=1))
         if "pixels" in res:
             write_report(res, args.out)
 

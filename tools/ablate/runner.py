@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import torch
 
 from pretrain.errors import ConfigError
+from pretrain.resilience.atomic import atomic_torch_save, atomic_write
 from tools.ablate import data as ablate_data
 from tools.ablate.arms import resolve
 from tools.ablate.scale import DEFAULT, fingerprint, load_scale, study_spec
@@ -60,9 +61,7 @@ def pretrained(arm, seed, budget, data, device, folder, scale) -> tuple:
     info = {**extra, "pretrain_seconds": round(seconds, 2), "step_ms": round(1000 * seconds / max(1, steps), 2),
             "pretrain_losses": losses,
             "peak_mem_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else None}
-    os.makedirs(folder, exist_ok=True)
-    torch.save({"state": state, "info": info}, path + ".tmp")
-    os.replace(path + ".tmp", path)  # a stopped run never leaves half a file under the real name
+    atomic_torch_save({"state": state, "info": info}, path)  # a stopped run never leaves half a file
     return state, info, True
 
 
@@ -146,8 +145,7 @@ def run_suite(name: str, budget_name: str = "tiny", out: str = "work_dirs/ablate
         spent.append(res["seconds"])
         record = {"arm": arm, "seed": seed, "budget": budget, "scale": fingerprint(scale), "protocol": PROTOCOL,
                   "result": res}
-        json.dump(record, open(path + ".tmp", "w"), indent=1)
-        os.replace(path + ".tmp", path)
+        atomic_write(path, json.dumps(record, indent=1))
         results.setdefault(arm["name"], {})[seed] = res
         trained.append((arm["name"], seed))
     return {"suite": name, "scale": scale["name"], "description": scale["description"], "budget": budget_name,
