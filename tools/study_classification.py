@@ -180,9 +180,10 @@ def test_top1(model, x, y, device, spec: dict = None) -> float:
     return 100.0 * correct / len(x)
 
 
-def finetune(init, trainable, data, args, device) -> float:
+def finetune(init, trainable, data, args, device, name: str = "fine-tune") -> float:
     """The IN-1K fine-tuning recipe, small: AdamW + layer decay 0.75, drop path 0.1, Mixup 0.8 /
-    CutMix 1.0, label smoothing 0.1, random resized crop + flip, warmup + cosine."""
+    CutMix 1.0, label smoothing 0.1, random resized crop + flip, warmup + cosine. Logs each epoch's
+    last loss and an ETA (a CPU fine-tune runs for many minutes)."""
     torch.manual_seed(args.seed)
     spec = spec_of(args)
     model = build(init, spec, drop_path_rate=0.1, trainable=trainable,
@@ -198,9 +199,9 @@ def finetune(init, trainable, data, args, device) -> float:
     aug_gen = torch.Generator(device=device).manual_seed(args.seed)
     steps = len(x) // args.batch
     total, warm = args.ft_epochs * steps, warmup_steps(args.ft_epochs, steps)
-    step = 0
+    step, start = 0, time.time()
     model.train()
-    for _ in range(args.ft_epochs):
+    for epoch in range(args.ft_epochs):
         for idx in batches(len(x), args.batch, gen, device):
             for g, p in zip(opt.param_groups, peak):
                 g["lr"] = p * lr_factor(step, total, warm)
@@ -210,6 +211,9 @@ def finetune(init, trainable, data, args, device) -> float:
             loss.backward()
             opt.step()
             step += 1
+        spent = time.time() - start
+        log(f"{name} epoch {epoch + 1}/{args.ft_epochs} loss {loss.item():.4f} "
+            f"({spent:.0f} s, ETA {spent / (epoch + 1) * (args.ft_epochs - epoch - 1) / 60:.1f} min)")
     return test_top1(model, xt, yt, device, spec)
 
 
@@ -366,7 +370,7 @@ def main(argv=None) -> None:
             key = "full" if k == "all" else f"partial{k}"
             if key not in evals:
                 continue
-            r[key] = timed(f"{init_name} {key}", lambda: finetune(init, k, data, args, device))
+            r[key] = timed(f"{init_name} {key}", lambda: finetune(init, k, data, args, device, f"{init_name} {key}"))
             save()
 
 
