@@ -117,3 +117,50 @@ def test_study_report_replaces_only_its_own_section_of_results(tmp_path):
     text = open(write_report(res, str(tmp_path))).read()
     assert "old numbers" not in text and "| MAE pretrained | 40.0 | 41.0 |" in text
     assert text.endswith(other) and text.count("# Classification study") == 1
+
+
+def _part(tmp_path, name, inits, evals, measured, pixels=84.3, **budget):
+    import json
+    config = dict(out=str(tmp_path / name), data=None, pretrain_epochs=1, ft_epochs=2, probe_epochs=1, batch=8,
+                  mae_blr=1e-3, ft_blr=1e-3, limit=0, seed=0, inits=inits, evals=evals)
+    config.update(budget)
+    res = {"config": config, "arch": dict(patch_size=4, img_size=28, embed_dim=16, depth=2, num_heads=2),
+           "decoder": dict(decoder_depth=1, decoder_embed_dim=8), "date": f"2026-11-27 0{len(name)}:00 UTC",
+           "machine": "no GPU; CPU test", "train_images": 8, "pixels": pixels,
+           "seconds": {"pixel logistic regression": 1.0, **{f"{i} {k}": 2.0 for i, r in measured.items() for k in r if k != "probe_lr"}},
+           **measured}
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "study_results.json").write_text(json.dumps(res))
+    return str(tmp_path / name)
+
+
+def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_path):
+    """A study split over processes (--inits/--evals) is joined by --merge into one report; another
+    budget, or the same evaluation measured twice with different values, is refused by name."""
+    import json
+    from tools.study_classification import main
+
+    a = _part(tmp_path, "a", "mae", "probe,partial1", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}, "partial1": 45.0,
+                                                               "probe_lr": {"cls": {"base_lr": 10.0, "held_out_top1": {"1.0": 30.0, "10.0": 38.0}}}}})
+    b = _part(tmp_path, "bb", "random", "full", {"random": {"full": 55.0}}, pixels=84.4)
+    c = _part(tmp_path, "ccc", "mae", "full", {"mae": {"full": 60.0}}, pixels=84.2)
+    out = tmp_path / "out"
+    main(["--out", str(out), "--merge", a, b, c])
+    res = json.loads((out / "study_results.json").read_text())
+    assert res["mae"]["probe"] == {"cls": 40.0, "avg": 41.0} and res["mae"]["partial1"] == 45.0
+    assert res["mae"]["full"] == 60.0 and res["random"]["full"] == 55.0
+    assert res["pixels"] == 84.3 and res["date"] == "2026-11-27 03:00 UTC"
+    assert set(res["seconds"]) == {"pixel logistic regression", "mae probe", "mae partial1", "random full", "mae full"}
+    text = (out / "RESULTS.md").read_text()
+    assert "| MAE pretrained | 40.0 | 41.0 | - | 45.0 | - | 60.0 |" in text
+    assert f"--merge {a} {b} {c}" in text and "mae probe, partial1" in text and "84.20-84.40" in text
+
+    with pytest.raises(DataError, match=r"another budget .*'ft_epochs': \(2, 5\)"):
+        main(["--out", str(out), "--merge", a, _part(tmp_path, "d", "mae", "full", {"mae": {"full": 1.0}},
+                                                     ft_epochs=5)])
+    with pytest.raises(DataError, match="mae full is 60.0 in one process and 61.0"):
+        main(["--out", str(out), "--merge", c, _part(tmp_path, "e", "mae", "full", {"mae": {"full": 61.0}})])
+    with pytest.raises(DataError, match="pixel baseline is 84.30 .* and 90.00"):
+        main(["--out", str(out), "--merge", a, _part(tmp_path, "f", "mae", "full", {"mae": {}}, pixels=90.0)])
+    with pytest.raises(DataError, match="no study_results.json"):
+        main(["--out", str(out), "--merge", a, str(tmp_path / "missing")])

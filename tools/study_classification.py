@@ -302,6 +302,63 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
     return state, losses
 
 
+EVALS = ("probe", "full") + tuple(f"partial{k}" for k in PARTIAL)
+PIXELS_RERUN_SPREAD = 0.5  # points: reruns of the float32 pixel baseline differ by ~0.1; more means other data
+BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr", "ft_blr", "limit", "seed")
+
+
+def merge_results(dirs: list, out: str) -> dict:
+    """One study from the results of processes that split it (`--inits`, `--evals`): each DIR's
+    study_results.json must have the same budget and seed, and no evaluation may be measured twice
+    with different values; the stage times and a note naming each process's share are kept."""
+    parts = []
+    for d in dirs:
+        path = os.path.join(d, "study_results.json")
+        if not os.path.isfile(path):
+            raise DataError(f"--merge: no study_results.json in {d}")
+        with open(path) as f:
+            parts.append((d, json.load(f)))
+    first_dir, res = parts[0][0], json.loads(json.dumps(parts[0][1]))
+    budget = {k: res["config"][k] for k in BUDGET_KEYS}
+    res["seconds"], res["notes"], shares = {}, [], []  # notes: each part's own, then the merge's
+    for d, part in parts:
+        other = {k: part["config"][k] for k in BUDGET_KEYS}
+        if other != budget:
+            diff = {k: (budget[k], other[k]) for k in BUDGET_KEYS if budget[k] != other[k]}
+            raise DataError(f"--merge: {d} was run with another budget than {first_dir}: {diff}")
+        if abs(part["pixels"] - res["pixels"]) > PIXELS_RERUN_SPREAD:
+            raise DataError(f"--merge: the pixel baseline is {res['pixels']:.2f} in {first_dir} and "
+                            f"{part['pixels']:.2f} in {d}: the data or the code differ")
+        for init in ("mae", "random"):
+            for key, value in part.get(init, {}).items():
+                have = res.setdefault(init, {}).get(key)
+                if have is not None and have != value:
+                    raise DataError(f"--merge: {init} {key} is {have} in one process and {value} in {d}")
+                res[init][key] = value
+        for k in ("pretrain_losses",):
+            if k in part:
+                res[k] = part[k]
+        res["seconds"].update(part["seconds"])
+        res["notes"] += [n for n in part.get("notes", []) if n not in res["notes"]]
+        res["date"] = max(res["date"], part["date"])
+        measured = [f"{init} {', '.join(k for k in part[init] if k in EVALS)}" for init in ("mae", "random")
+                    if part.get(init)]
+        shares.append(f"`--out {d} --inits {part['config']['inits']} --evals {part['config'].get('evals', 'all')}` "
+                      f"({'; '.join(measured) or 'pixels only'}; {part['machine']})")
+    res["config"].update(out=out, inits="mae,random", evals="merged")
+    pixels = [part["pixels"] for _, part in parts]
+    res["pixels"] = sorted(pixels)[len(pixels) // 2]
+    if max(pixels) > min(pixels):
+        res["notes"].append(f"The raw-pixel baseline is the median of the processes' runs, which ranged "
+                            f"{min(pixels):.2f}-{max(pixels):.2f}: float32 L-BFGS over 60k images is not "
+                            f"bit-reproducible from run to run on the CPU.")
+    res["notes"] += [f"Merged by `python -m tools.study_classification --out {out} --merge "
+                    f"{' '.join(d for d, _ in parts)}` from {len(parts)} processes on the same code and seed: "
+                    + "; ".join(shares) + ". Stage times are each process's own, so processes that ran side by "
+                    "side on the same cores show inflated times."]
+    return res
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m tools.study_classification", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="docs")
@@ -316,10 +373,19 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inits", default="mae,random",
                    help="which encoders to evaluate: 'mae', 'random' or both (two processes can split a study)")
-    known_evals = ["probe", "full"] + [f"partial{k}" for k in PARTIAL]
+    known_evals = list(EVALS)
     p.add_argument("--evals", default=",".join(known_evals),
                    help="which evaluations to run (a subset lets processes split a study)")
+    p.add_argument("--merge", nargs="+", metavar="DIR",
+                   help="run nothing: join the results of processes that split a study (their --out folders) "
+                        "into one report in --out")
     args = p.parse_args(argv)
+    if args.merge:
+        res = merge_results(args.merge, args.out)
+        os.makedirs(args.out, exist_ok=True)
+        atomic_write(os.path.join(args.out, "study_results.json"), json.dumps(res, indent=1))
+        log(f"merged {len(args.merge)} processes' results: {write_report(res, args.out)}")
+        return
 
     def subset(flag: str, value: str, known: list) -> list:
         picked = [v.strip() for v in value.split(",") if v.strip()]
