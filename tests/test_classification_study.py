@@ -162,5 +162,16 @@ def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_pat
         main(["--out", str(out), "--merge", c, _part(tmp_path, "e", "mae", "full", {"mae": {"full": 61.0}})])
     with pytest.raises(DataError, match="pixel baseline is 84.30 .* and 90.00"):
         main(["--out", str(out), "--merge", a, _part(tmp_path, "f", "mae", "full", {"mae": {}}, pixels=90.0)])
-    with pytest.raises(DataError, match="no study_results.json"):
+    with pytest.raises(DataError, match="missing holds 0 study results files"):
         main(["--out", str(out), "--merge", a, str(tmp_path / "missing")])
+
+    # a labelled run (another budget) gets its own section and files beside the main study's
+    main(["--out", str(out), "--merge", a, c, "--label", "2 fine-tuning epochs"])
+    text = (out / "RESULTS.md").read_text()
+    assert text.count("# Classification study: Fashion-MNIST\n") == 1
+    assert text.count("# Classification study: Fashion-MNIST, 2 fine-tuning epochs\n") == 1
+    assert "(study_partial_2-fine-tuning-epochs.png)" in text and "--label '2 fine-tuning epochs'" in text
+    assert (out / "study_partial_2-fine-tuning-epochs.png").is_file()
+    labelled = json.loads((out / "study_results_2-fine-tuning-epochs.json").read_text())
+    assert labelled["mae"]["full"] == 60.0 and "random" not in labelled
+    assert json.loads((out / "study_results.json").read_text())["random"]["full"] == 55.0  # the main one kept

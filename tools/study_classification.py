@@ -7,7 +7,8 @@ images, then on the 10k test images evaluate linear probes (class token and pool
 partial fine-tuning (k = 0, 1, 2 blocks) and full fine-tuning, from the MAE and from a randomly
 initialised ViT (whose full fine-tune is the from-scratch supervised baseline with the same
 budget), plus a raw-pixel logistic regression. Writes RESULTS.md, study_results.json and
-study_partial.png.
+study_partial.png (with `--label`, its own section and files beside those). A study split over
+processes (`--inits`, `--evals`) is joined with `--merge DIR...`.
 
 Our components are the ones a config run uses (MaskedAutoencoder, ViTClassifier, the layer-decay
 constructor, LARS, timm Mixup/CutMix and losses, the checkpoint library). The loops are written
@@ -21,6 +22,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 
@@ -36,7 +38,7 @@ from pretrain.optim import build_adamw
 from transfer.classification import ViTClassifier
 from transfer.classification.probe_cache import cache_features, choose_probe_lr, probe_accuracy, refit_probe
 from transfer.layer_decay import LayerDecayOptimWrapperConstructor
-from tools.study_report import write_report
+from tools.study_report import names, write_report
 
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
@@ -313,9 +315,11 @@ def merge_results(dirs: list, out: str) -> dict:
     with different values; the stage times and a note naming each process's share are kept."""
     parts = []
     for d in dirs:
-        path = os.path.join(d, "study_results.json")
-        if not os.path.isfile(path):
-            raise DataError(f"--merge: no study_results.json in {d}")
+        found = [os.path.join(d, f) for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
+            if os.path.isdir(d) else []
+        if len(found) != 1:
+            raise DataError(f"--merge: {d} holds {len(found)} study results files (study_results*.json), not one")
+        path = found[0]
         with open(path) as f:
             parts.append((d, json.load(f)))
     first_dir, res = parts[0][0], json.loads(json.dumps(parts[0][1]))
@@ -379,11 +383,15 @@ def main(argv=None) -> None:
     p.add_argument("--merge", nargs="+", metavar="DIR",
                    help="run nothing: join the results of processes that split a study (their --out folders) "
                         "into one report in --out")
+    p.add_argument("--label", default="",
+                   help="name of a run beside the main study (e.g. another budget): its own RESULTS.md section, "
+                        "JSON and plot instead of replacing the main study's")
     args = p.parse_args(argv)
     if args.merge:
         res = merge_results(args.merge, args.out)
+        res["config"]["label"] = args.label
         os.makedirs(args.out, exist_ok=True)
-        atomic_write(os.path.join(args.out, "study_results.json"), json.dumps(res, indent=1))
+        atomic_write(os.path.join(args.out, names(args.label)["json"]), json.dumps(res, indent=1))
         log(f"merged {len(args.merge)} processes' results: {write_report(res, args.out)}")
         return
 
@@ -414,7 +422,7 @@ def main(argv=None) -> None:
 
     def save():  # after every stage, so that a stopped study still leaves what it measured
         # atomic: a study stopped mid-write keeps the last file whole
-        atomic_write(os.path.join(args.out, "study_results.json"), json.dumps(res, indent=1))
+        atomic_write(os.path.join(args.out, names(args.label)["json"]), json.dumps(res, indent=1))
         if "pixels" in res:
             write_report(res, args.out)
 

@@ -1,7 +1,17 @@
 """docs/RESULTS.md and its plot from the study's results (tools/study_classification.py)."""
 import os
+import re
 
 PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}
+
+
+def names(label: str = "") -> dict:
+    """File names and section title of a study run; a labelled run (`--label`, e.g. another budget)
+    gets its own, so that it sits beside the main study instead of replacing it."""
+    slug = re.sub(r"[^a-z0-9]+", "-", (label or "").lower()).strip("-")
+    tail = f"_{slug}" if slug else ""
+    return {"json": f"study_results{tail}.json", "png": f"study_partial{tail}.png",
+            "title": "# Classification study: Fashion-MNIST" + (f", {label}" if label else "")}
 
 
 def fmt(v) -> str:
@@ -69,15 +79,17 @@ def probe_lr_text(res: dict) -> str:
         f"{pool} {d['base_lr']:g}" for pool, d in pools.items()) for name, pools in chosen.items())
     return (f"The base lr (x batch/256) is chosen among {', '.join(tried)} on a held-out sixth of the "
             f"training images, then the probe is refit on all of them (chosen: {picks}; the held-out "
-            f"scores are in study_results.json).")
+            f"scores are in {names(res['config'].get('label'))['json']}).")
 
 
 def write_report(res: dict, out: str) -> str:
-    png = os.path.join(out, "study_partial.png")
-    plot(res, png)
     c, a = res["config"], res["arch"]
+    files = names(c.get("label"))
+    plot(res, os.path.join(out, files["png"]))
     cmd = ("python -m tools.study_classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
+    if c.get("label"):
+        cmd += f" --label '{c['label']}'"
     rows = []
     for name, label in (("mae", "MAE pretrained"), ("random", "random init")):
         r = res.get(name, {})
@@ -85,7 +97,7 @@ def write_report(res: dict, out: str) -> str:
         cells = [probe.get("cls"), probe.get("avg")] + [r.get(k) for k in PARTIAL_X] + [r.get("full")]
         rows.append(f"| {label} | " + " | ".join(fmt(v) if v is not None else "-" for v in cells) + " |")
     secs = res["seconds"]
-    text = f"""# Classification study: Fashion-MNIST
+    text = f"""{files['title']}
 
 Produced by one command (`{cmd}`) on {res['date']}, on {res['machine']}. Seed {c['seed']},
 the same for every run. Total time {sum(secs.values()):.0f} s.
@@ -113,7 +125,7 @@ was tuned on them.
 {chr(10).join(rows)}
 | raw pixels, logistic regression | {fmt(res['pixels'])} | | | | | |
 
-![accuracy vs blocks fine-tuned](study_partial.png)
+![accuracy vs blocks fine-tuned]({files['png']})
 
 Time per stage (s): {', '.join(f'{k} {v}' for k, v in secs.items())}.
 {targets(res)}{''.join(chr(10) + '- ' + n for n in res.get('notes', []))}
