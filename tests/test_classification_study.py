@@ -153,7 +153,7 @@ def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_pat
     assert set(res["seconds"]) == {"pixel logistic regression", "mae probe", "mae partial1", "random full", "mae full"}
     text = (out / "RESULTS.md").read_text()
     assert "| MAE pretrained | 40.0 | 41.0 | - | 45.0 | - | 60.0 |" in text
-    assert f"--merge {a} {b} {c}" in text and "mae probe, partial1" in text and "84.20-84.40" in text
+    assert f"--merge {a} {b} {c}`" in text and "Produced by processes that split" in text and "mae probe, partial1" in text and "84.20-84.40" in text
 
     with pytest.raises(DataError, match=r"another budget .*'ft_epochs': \(2, 5\)"):
         main(["--out", str(out), "--merge", a, _part(tmp_path, "d", "mae", "full", {"mae": {"full": 1.0}},
@@ -170,7 +170,7 @@ def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_pat
     text = (out / "RESULTS.md").read_text()
     assert text.count("# Classification study: Fashion-MNIST\n") == 1
     assert text.count("# Classification study: Fashion-MNIST, 2 fine-tuning epochs\n") == 1
-    assert "(study_partial_2-fine-tuning-epochs.png)" in text and "--label '2 fine-tuning epochs'" in text
+    assert "(study_partial_2-fine-tuning-epochs.png)" in text and "--label '2 fine-tuning epochs'`" in text
     assert (out / "study_partial_2-fine-tuning-epochs.png").is_file()
     labelled = json.loads((out / "study_results_2-fine-tuning-epochs.json").read_text())
     assert labelled["mae"]["full"] == 60.0 and "random" not in labelled

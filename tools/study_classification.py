@@ -280,7 +280,8 @@ def machine() -> str:
     except Exception:
         cpu = platform.processor() or "unknown CPU"
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return f"{gpu}; CPU {cpu}"
+    # the thread count changes float sums, and the probe's refit is sensitive to them (RESULTS)
+    return f"{gpu}; CPU {cpu}, {torch.get_num_threads()} torch threads"
 
 
 def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
@@ -309,7 +310,7 @@ PIXELS_RERUN_SPREAD = 0.5  # points: reruns of the float32 pixel baseline differ
 BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr", "ft_blr", "limit", "seed")
 
 
-def merge_results(dirs: list, out: str) -> dict:
+def merge_results(dirs: list, out: str, label: str = "") -> dict:
     """One study from the results of processes that split it (`--inits`, `--evals`): each DIR's
     study_results.json must have the same budget and seed, and no evaluation may be measured twice
     with different values; the stage times and a note naming each process's share are kept."""
@@ -356,8 +357,9 @@ def merge_results(dirs: list, out: str) -> dict:
         res["notes"].append(f"The raw-pixel baseline is the median of the processes' runs, which ranged "
                             f"{min(pixels):.2f}-{max(pixels):.2f}: float32 L-BFGS over 60k images is not "
                             f"bit-reproducible from run to run on the CPU.")
-    res["notes"] += [f"Merged by `python -m tools.study_classification --out {out} --merge "
-                    f"{' '.join(d for d, _ in parts)}` from {len(parts)} processes on the same code and seed: "
+    cmd = f"python -m tools.study_classification --out {out} --merge {' '.join(d for d, _ in parts)}"
+    cmd += f" --label '{label}'" if label else ""
+    res["notes"] += [f"Merged by `{cmd}` from {len(parts)} processes on the same code and seed: "
                     + "; ".join(shares) + ". Stage times are each process's own, so processes that ran side by "
                     "side on the same cores show inflated times."]
     return res
@@ -388,7 +390,7 @@ def main(argv=None) -> None:
                         "JSON and plot instead of replacing the main study's")
     args = p.parse_args(argv)
     if args.merge:
-        res = merge_results(args.merge, args.out)
+        res = merge_results(args.merge, args.out, args.label)
         res["config"]["label"] = args.label
         os.makedirs(args.out, exist_ok=True)
         atomic_write(os.path.join(args.out, names(args.label)["json"]), json.dumps(res, indent=1))

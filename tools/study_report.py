@@ -90,6 +90,8 @@ def write_report(res: dict, out: str) -> str:
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
     if c.get("label"):
         cmd += f" --label '{c['label']}'"
+    produced = (f"Produced by processes that split `{cmd}` with `--inits`/`--evals`, joined with `--merge` (the "
+                f"last note names each one's share),") if c.get("evals") == "merged" else f"Produced by one command (`{cmd}`)"
     rows = []
     for name, label in (("mae", "MAE pretrained"), ("random", "random init")):
         r = res.get(name, {})
@@ -99,7 +101,7 @@ def write_report(res: dict, out: str) -> str:
     secs = res["seconds"]
     text = f"""{files['title']}
 
-Produced by one command (`{cmd}`) on {res['date']}, on {res['machine']}. Seed {c['seed']},
+{produced} on {res['date']}, on {res['machine']}. Seed {c['seed']},
 the same for every run. Total time {sum(secs.values()):.0f} s.
 
 **Setup.** A ViT with patch {a['patch_size']} on the 28x28 grey images ({(a['img_size'] // a['patch_size']) ** 2}
