@@ -37,8 +37,7 @@ def main(argv=None) -> None:
             if f"{init_name} {pool}" not in [v.strip() for v in args.probes.split(",")]:
                 continue
             torch.manual_seed(0)
-            model = S.build(init, S.FMNIST_SPEC, global_pool=pool == "avg", probe_bn=True, head_init_std=0.01,
-                            trainable="head")
+            model = S.probe_model(init, pool, S.FMNIST_SPEC)
             f, ft = (S.features(model, a, S.FMNIST_SPEC, torch.device("cpu")) for a in (x, xt))
             scores = []
             for n, seed in runs:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from pretrain.checkpoint import encoder_state, load_pretrained
-from pretrain.resilience.atomic import atomic_write
+from pretrain.resilience.atomic import atomic_torch_save, atomic_write
 from pretrain.data import DataError
 from pretrain.mae import MaskedAutoencoder
 from pretrain.optim import build_adamw
@@ -227,6 +227,11 @@ def features(model, x: torch.Tensor, spec: dict, device) -> torch.Tensor:
                       for i in range(0, len(x), FEATURE_CHUNK)])
 
 
+def probe_model(init, pool: str, spec: dict) -> ViTClassifier:
+    """The frozen encoder with the probe head (BatchNorm1d without affine + linear) on `pool` features."""
+    return build(init, spec, global_pool=pool == "avg", probe_bn=True, head_init_std=0.01, trainable="head")
+
+
 def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict = None) -> dict:
     """Class-token and pooled-feature probes on features cached once per image. The LARS base lr
     of each is chosen on a held-out sixth of the training images, then the probe is refit on all
@@ -234,10 +239,9 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
     held-out scores."""
     (x, y), (xt, yt) = data["train"], data["test"]
     out = {}
-    for name, pool in ((n, n == "avg") for n in pools):
+    for name in pools:
         torch.manual_seed(args.seed)
-        model = build(init, spec_of(args), global_pool=pool, probe_bn=True, head_init_std=0.01,
-                      trainable="head").to(device)
+        model = probe_model(init, name, spec_of(args)).to(device)
         f, ft = (features(model, a, spec_of(args), device) for a in (x, xt))
         _, held_out = choose_probe_lr(model.head, f, y, PROBE_LRS, epochs=args.probe_epochs, batch_size=args.batch,
                                        seed=args.seed)
@@ -301,7 +305,7 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
     state, losses = pretrain_mae(x, args, device)
     res["seconds"]["pretrain"] = round(time.time() - t, 1)
     log(f"pretrain: {losses[-1]} ({res['seconds']['pretrain']} s)")
-    torch.save({"settings": key, "state": state, "losses": losses, "seconds": res["seconds"]["pretrain"]}, path)
+    atomic_torch_save({"settings": key, "state": state, "losses": losses, "seconds": res["seconds"]["pretrain"]}, path)
     return state, losses
 
 
@@ -340,9 +344,8 @@ def merge_results(dirs: list, out: str, label: str = "") -> dict:
                 if have is not None and have != value:
                     raise DataError(f"--merge: {init} {key} is {have} in one process and {value} in {d}")
                 res[init][key] = value
-        for k in ("pretrain_losses",):
-            if k in part:
-                res[k] = part[k]
+        if "pretrain_losses" in part:
+            res["pretrain_losses"] = part["pretrain_losses"]
         res["seconds"].update(part["seconds"])
         res["notes"] += [n for n in part.get("notes", []) if n not in res["notes"]]
         res["date"] = max(res["date"], part["date"])
@@ -350,7 +353,7 @@ def merge_results(dirs: list, out: str, label: str = "") -> dict:
                     if part.get(init)]
         shares.append(f"`--out {d} --inits {part['config']['inits']} --evals {part['config'].get('evals', 'all')}` "
                       f"({'; '.join(measured) or 'pixels only'}; {part['machine']})")
-    res["config"].update(out=out, inits="mae,random", evals="merged")
+    res["config"].update(out=out, inits="mae,random", evals="merged", label=label)
     pixels = [part["pixels"] for _, part in parts]
     res["pixels"] = sorted(pixels)[len(pixels) // 2]
     if max(pixels) > min(pixels):
@@ -379,8 +382,7 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inits", default="mae,random",
                    help="which encoders to evaluate: 'mae', 'random' or both (two processes can split a study)")
-    known_evals = list(EVALS)
-    p.add_argument("--evals", default=",".join(known_evals),
+    p.add_argument("--evals", default=",".join(EVALS),
                    help="which evaluations to run (a subset lets processes split a study)")
     p.add_argument("--merge", nargs="+", metavar="DIR",
                    help="run nothing: join the results of processes that split a study (their --out folders) "
@@ -389,12 +391,17 @@ def main(argv=None) -> None:
                    help="name of a run beside the main study (e.g. another budget): its own RESULTS.md section, "
                         "JSON and plot instead of replacing the main study's")
     args = p.parse_args(argv)
-    if args.merge:
-        res = merge_results(args.merge, args.out, args.label)
-        res["config"]["label"] = args.label
+
+    def save(res: dict) -> None:  # after every stage, so that a stopped study still leaves what it measured
+        # atomic: a study stopped mid-write keeps the last file whole
         os.makedirs(args.out, exist_ok=True)
         atomic_write(os.path.join(args.out, names(args.label)["json"]), json.dumps(res, indent=1))
-        log(f"merged {len(args.merge)} processes' results: {write_report(res, args.out)}")
+        if "pixels" in res:
+            write_report(res, args.out)
+
+    if args.merge:
+        save(merge_results(args.merge, args.out, args.label))
+        log(f"merged {len(args.merge)} processes' results into {args.out}")
         return
 
     def subset(flag: str, value: str, known: list) -> list:
@@ -403,7 +410,7 @@ def main(argv=None) -> None:
             p.error(f"--{flag} takes some of {known}, got {value!r}")
         return picked
 
-    evals = subset("evals", args.evals, known_evals)
+    evals = subset("evals", args.evals, list(EVALS))
     inits = subset("inits", args.inits, ["mae", "random"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_fmnist(args.data)
@@ -422,17 +429,11 @@ def main(argv=None) -> None:
         log(f"{name}: {shown} ({res['seconds'][name]} s)")
         return value
 
-    def save():  # after every stage, so that a stopped study still leaves what it measured
-        # atomic: a study stopped mid-write keeps the last file whole
-        atomic_write(os.path.join(args.out, names(args.label)["json"]), json.dumps(res, indent=1))
-        if "pixels" in res:
-            write_report(res, args.out)
-
     res["pixels"] = timed("pixel logistic regression", lambda: pixel_logistic_regression(data, device))
     state = None
     if "mae" in inits:
         state, res["pretrain_losses"] = pretrained_encoder(data["train"][0], args, device, res)
-        save()
+        save(res)
     for init_name, init in (("mae", state), ("random", None)):
         if init_name not in inits:
             continue
@@ -441,13 +442,13 @@ def main(argv=None) -> None:
             r["probe_lr"] = {}
             r["probe"] = timed(f"{init_name} linear probes",
                                lambda: linear_probes(init, data, args, device, details=r["probe_lr"]))
-            save()
+            save(res)
         for k in ("all",) + PARTIAL:  # full fine-tuning first: for random init, the from-scratch baseline
             key = "full" if k == "all" else f"partial{k}"
             if key not in evals:
                 continue
             r[key] = timed(f"{init_name} {key}", lambda: finetune(init, k, data, args, device, f"{init_name} {key}"))
-            save()
+            save(res)
 
 
 if __name__ == "__main__":
