@@ -25,7 +25,6 @@ import json
 import math
 import os
 import platform
-import re
 import subprocess
 import time
 
@@ -41,6 +40,7 @@ from pretrain.optim import build_adamw
 from transfer.classification import ViTClassifier
 from transfer.classification.probe_cache import cache_features, choose_probe_lr, probe_accuracy, refit_probe
 from transfer.layer_decay import LayerDecayOptimWrapperConstructor
+from tools.study_merge import merge_results
 from tools.study_report import names, write_report
 
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
@@ -313,64 +313,6 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
 
 
 EVALS = ("probe", "full") + tuple(f"partial{k}" for k in PARTIAL)
-PIXELS_RERUN_SPREAD = 0.5  # points: reruns of the float32 pixel baseline differ by ~0.1; more means other data
-BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr", "ft_blr", "limit", "seed")
-
-
-def merge_results(dirs: list, out: str, label: str = "") -> dict:
-    """One study from the results of processes that split it (`--inits`, `--evals`): each DIR's
-    study_results.json must have the same budget and seed, and no evaluation may be measured twice
-    with different values; the stage times and a note naming each process's share are kept."""
-    parts = []
-    for d in dirs:
-        found = [os.path.join(d, f) for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
-            if os.path.isdir(d) else []
-        if len(found) != 1:
-            raise DataError(f"--merge: {d} holds {len(found)} study results files (study_results*.json), not one")
-        path = found[0]
-        with open(path) as f:
-            parts.append((d, json.load(f)))
-    first_dir, res = parts[0][0], json.loads(json.dumps(parts[0][1]))
-    budget = {k: res["config"][k] for k in BUDGET_KEYS}
-    res["seconds"], res["notes"], shares = {}, [], []  # notes: each part's own, then the merge's
-    for d, part in parts:
-        other = {k: part["config"][k] for k in BUDGET_KEYS}
-        if other != budget:
-            diff = {k: (budget[k], other[k]) for k in BUDGET_KEYS if budget[k] != other[k]}
-            raise DataError(f"--merge: {d} was run with another budget than {first_dir}: {diff}")
-        if abs(part["pixels"] - res["pixels"]) > PIXELS_RERUN_SPREAD:
-            raise DataError(f"--merge: the pixel baseline is {res['pixels']:.2f} in {first_dir} and "
-                            f"{part['pixels']:.2f} in {d}: the data or the code differ")
-        for init in ("mae", "random"):
-            for key, value in part.get(init, {}).items():
-                have = res.setdefault(init, {}).get(key)
-                if have is not None and have != value:
-                    raise DataError(f"--merge: {init} {key} is {have} in one process and {value} in {d}")
-                res[init][key] = value
-        if "pretrain_losses" in part:
-            res["pretrain_losses"] = part["pretrain_losses"]
-        res["seconds"].update(part["seconds"])
-        res["notes"] += [n for n in part.get("notes", []) if n not in res["notes"]]
-        res["date"] = max(res["date"], part["date"])
-        measured = [f"{init} {', '.join(k for k in part[init] if k in EVALS)}" for init in ("mae", "random")
-                    if part.get(init)]
-        shares.append(f"`--out {d} --inits {part['config']['inits']} --evals {part['config'].get('evals', 'all')}` "
-                      f"({'; '.join(measured) or 'pixels only'}; {part['machine']})")
-    res["config"].update(out=out, inits="mae,random", evals="merged", label=label)
-    pixels = [part["pixels"] for _, part in parts]
-    res["pixels"] = sorted(pixels)[len(pixels) // 2]
-    if max(pixels) > min(pixels):
-        res["notes"].append(f"The raw-pixel baseline is the median of the processes' runs, which ranged "
-                            f"{min(pixels):.2f}-{max(pixels):.2f}: float32 L-BFGS over 60k images is not "
-                            f"bit-reproducible from run to run on the CPU.")
-    cmd = f"python -m tools.study_classification --out {out} --merge {' '.join(d for d, _ in parts)}"
-    cmd += f" --label '{label}'" if label else ""
-    res["notes"] += [f"Merged by `{cmd}` from {len(parts)} processes on the same code and seed: "
-                    + "; ".join(shares) + ". Stage times are each process's own, so processes that ran side by "
-                    "side on the same cores show inflated times."]
-    return res
-
-
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m tools.study_classification", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -406,7 +348,7 @@ def main(argv=None) -> None:
             write_report(res, args.out)
 
     if args.merge:
-        save(merge_results(args.merge, args.out, args.label))
+        save(merge_results(args.merge, args.out, args.label, EVALS))
         log(f"merged {len(args.merge)} processes' results into {args.out}")
         return
 
