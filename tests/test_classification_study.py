@@ -92,6 +92,40 @@ def test_a_probe_that_diverges_when_refitted_falls_back_to_the_next_lr():
     assert lr == 1e4 and rejected == [1e7]
 
 
+def test_probe_figure_is_the_mean_of_its_refits_and_the_report_lists_them(tmp_path):
+    """One refit of the MAE class-token probe moved ~2 points with the seed alone, so the study refits
+    each probe with --probe-refits seeds and reports the mean: the mean of the recorded refits, each
+    refit's seed and score are kept, and the report and its command say so."""
+    from argparse import Namespace
+    from tools.study_classification import linear_probes
+    from tools.study_report import write_report
+    gen = torch.Generator().manual_seed(0)
+    x, xt = torch.rand(96, 28, 28, generator=gen), torch.rand(48, 28, 28, generator=gen)
+    y, yt = (x.mean((1, 2)) > 0.5).long() + (x[:, :14].mean((1, 2)) > 0.5).long(), torch.randint(0, 3, (48,), generator=gen)
+    args = Namespace(seed=3, probe_epochs=2, batch=16, probe_refits=3)
+    details = {}
+    got = linear_probes(None, {"train": (x, y), "test": (xt, yt)}, args, torch.device("cpu"), pools=("cls",),
+                        details=details)
+    d = details["cls"]
+    assert d["refit_seeds"] == [3, 4, 5] and len(d["refit_test_top1"]) == 3
+    assert got["cls"] == pytest.approx(sum(d["refit_test_top1"]) / 3, abs=0.01)
+    assert all(abs(t * 48 / 100 - round(t * 48 / 100)) < 1e-3 for t in d["refit_test_top1"])  # each a test score
+    res = {"config": dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=2, batch=16, seed=3, mae_blr=1e-3, ft_blr=1e-3),
+           "arch": dict(patch_size=4, img_size=28, embed_dim=16, depth=2, num_heads=2),
+           "decoder": dict(decoder_depth=1, decoder_embed_dim=8), "seconds": {"probe": 1.0}, "date": "today",
+           "machine": "cpu", "train_images": 96, "pixels": 50.0,
+           "mae": {"probe": got, "probe_lr": details}}
+    text = open(write_report(res, str(tmp_path))).read()
+    tops = " / ".join(f"{t:.1f}" for t in d["refit_test_top1"])
+    assert f"refit 3 times (seeds 3, 4, 5)" in text and f"MAE cls {tops}" in text and "--probe-refits 3" in text
+    assert f"| MAE pretrained | {got['cls']:.1f} |" in text
+    # one refit (results from before refits were repeated): one figure, no refit line
+    one = linear_probes(None, {"train": (x, y), "test": (xt, yt)}, Namespace(seed=3, probe_epochs=2, batch=16,
+                        probe_refits=1), torch.device("cpu"), pools=("cls",), details=(solo := {}))
+    assert one["cls"] == pytest.approx(d["refit_test_top1"][0], abs=0.01)  # the first refit, seed 3
+    assert "refit_seeds" not in solo["cls"]
+
+
 def test_short_schedules_warm_up_for_a_tenth_and_then_decay():
     """Regression: a 1-epoch fine-tune warmed up for its whole length and never decayed."""
     assert warmup_steps(1, 50) == 5 and warmup_steps(2, 50) == 10
