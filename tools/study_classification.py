@@ -303,7 +303,8 @@ def machine() -> str:
         cpu = platform.processor() or "unknown CPU"
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     # the thread count changes float sums, and the probe's refit is sensitive to them (RESULTS)
-    return f"{gpu}; CPU {cpu}, {torch.get_num_threads()} torch threads"
+    n = torch.get_num_threads()
+    return f"{gpu}; CPU {cpu}, {n} torch thread{'' if n == 1 else 's'}"
 
 
 def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
