@@ -245,7 +245,7 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
     than some of the gaps the study reports. `details` receives the chosen lrs, their held-out
     scores and every refit's test top-1."""
     (x, y), (xt, yt) = data["train"], data["test"]
-    refits = range(args.seed, args.seed + max(1, getattr(args, "probe_refits", 1)))
+    refits = range(args.seed, args.seed + args.probe_refits)
     out = {}
     for name in pools:
         torch.manual_seed(args.seed)
@@ -262,8 +262,9 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
             rejected.update(dropped)
         out[name] = sum(tops) / len(tops)
         if details is not None:
-            details[name] = {"base_lr": lrs[0] if len(set(lrs)) == 1 else lrs,
-                             "held_out_top1": {str(k): round(v, 2) for k, v in held_out.items()}}
+            details[name] = {"base_lr": lrs[0], "held_out_top1": {str(k): round(v, 2) for k, v in held_out.items()}}
+            if len(set(lrs)) > 1:  # a refit fell back to another lr (refit_probe)
+                details[name]["refit_base_lr"] = lrs
             if len(tops) > 1:
                 details[name]["refit_seeds"] = list(refits)
                 details[name]["refit_test_top1"] = [round(t, 2) for t in tops]
@@ -377,6 +378,8 @@ def main(argv=None) -> None:
         return picked
 
     evals = subset("evals", args.evals, list(EVALS))
+    if args.probe_refits < 1:
+        p.error(f"--probe-refits must be at least 1, got {args.probe_refits}")
     inits = subset("inits", args.inits, ["mae", "random"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_fmnist(args.data)

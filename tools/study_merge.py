@@ -1,5 +1,6 @@
 """Joining a classification study that ran as several processes (`--inits`, `--evals`): a study on
 two CPU cores takes hours, and split processes are how it finishes within a session."""
+import copy
 import json
 import os
 import re
@@ -24,7 +25,7 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = ()) -> d
         path = found[0]
         with open(path) as f:
             parts.append((d, json.load(f)))
-    first_dir, res = parts[0][0], json.loads(json.dumps(parts[0][1]))
+    first_dir, res = parts[0][0], copy.deepcopy(parts[0][1])
     budget = {k: res["config"][k] for k in BUDGET_KEYS}
     res["seconds"], res["notes"], shares = {}, [], []  # notes: each part's own, then the merge's
     for d, part in parts:

@@ -82,18 +82,18 @@ def probe_lr_text(res: dict) -> str:
             f"scores are in {names(res['config'].get('label'))['json']}).")
     refits = {f"{'MAE' if name == 'mae' else 'random init'} {pool}": d["refit_test_top1"]
               for name, pools in chosen.items() for pool, d in pools.items() if d.get("refit_test_top1")}
+    seeds = refit_seeds(res)
     if refits:
-        seeds = next(d["refit_seeds"] for pools in chosen.values() for d in pools.values() if d.get("refit_seeds"))
         text += (f" Each probe is refit {len(seeds)} times (seeds {', '.join(map(str, seeds))}) and the table "
                  f"shows the mean, because one refit can move ~2 points with the seed alone; the refits' test "
                  f"top-1: " + "; ".join(f"{k} {' / '.join(fmt(v) for v in tops)}" for k, tops in refits.items()) + ".")
     return text
 
 
-def probe_refits(res: dict) -> int:
-    """How many refits each probe's figure averages (1 for results made before refits were repeated)."""
-    return max((len(d.get("refit_seeds", [0])) for name in ("mae", "random")
-                for d in res.get(name, {}).get("probe_lr", {}).values()), default=1)
+def refit_seeds(res: dict) -> list:
+    """The seeds each probe's figure averages ([] for one refit, as in results made before refits were repeated)."""
+    return next((d["refit_seeds"] for name in ("mae", "random") for d in res.get(name, {}).get("probe_lr", {}).values()
+                 if d.get("refit_seeds")), [])
 
 
 def write_report(res: dict, out: str) -> str:
@@ -102,7 +102,7 @@ def write_report(res: dict, out: str) -> str:
     plot(res, os.path.join(out, files["png"]))
     cmd = ("python -m tools.study_classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
-    cmd += f" --probe-refits {probe_refits(res)}"
+    cmd += f" --probe-refits {len(refit_seeds(res)) or 1}"
     if c.get("label"):
         cmd += f" --label '{c['label']}'"
     produced = (f"Produced by processes that split `{cmd}` with `--inits`/`--evals`, joined with `--merge` (the "

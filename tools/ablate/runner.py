@@ -35,7 +35,7 @@ def study_args(budget: dict, arm: dict, seed: int, spec: dict) -> SimpleNamespac
     `spec`: the scale's model, normalisation and classes)."""
     return SimpleNamespace(seed=seed, batch=budget["batch"], mae_blr=1.5e-4 * 8, ft_blr=1e-3,
                            pretrain_epochs=pretrain_epochs(budget, arm),
-                           probe_epochs=budget["probe_epochs"], ft_epochs=budget["ft_epochs"], spec=spec)
+                           probe_epochs=budget["probe_epochs"], probe_refits=1, ft_epochs=budget["ft_epochs"], spec=spec)
 
 
 def pretrained(arm, seed, budget, data, device, folder, scale) -> tuple:
