@@ -209,3 +209,52 @@ def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_pat
     labelled = json.loads((out / "study_results_2-fine-tuning-epochs.json").read_text())
     assert labelled["mae"]["full"] == 60.0 and "random" not in labelled
     assert json.loads((out / "study_results.json").read_text())["random"]["full"] == 55.0  # the main one kept
+
+
+def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_command(tmp_path, monkeypatch):
+    """--decoder-depth: the MAE is built with it, an encoder saved with another decoder is not reused
+    (one saved before the flag existed still is, at the default), processes with different decoders are
+    not merged, and the report's command carries it."""
+    from argparse import Namespace
+    import tools.study_classification as study
+    from tools.study_report import write_report
+
+    built = []
+    real = study.MaskedAutoencoder
+    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_depth"]) or real(**kw))
+    x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
+    args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2)
+    study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
+    blob = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)
+    assert built == [2] and "decoder" not in blob["settings"]  # the key of encoders saved before the flag
+    study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
+    assert built == [2]  # reused
+    args.decoder_depth = 3
+    study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
+    blob = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)
+    assert built == [2, 3] and blob["settings"]["decoder"]["decoder_depth"] == 3
+
+    old = _part(tmp_path, "old", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})  # no decoder_depth key
+    same = _part(tmp_path, "two", "random", "full", {"random": {"full": 55.0}}, decoder_depth=2)
+    deeper = _part(tmp_path, "eight", "mae", "full", {"mae": {"full": 60.0}}, decoder_depth=8)
+    study.main(["--out", str(tmp_path / "out"), "--merge", old, same])
+    with pytest.raises(DataError, match=r"another budget .*'decoder_depth': \(2, 8\)"):
+        study.main(["--out", str(tmp_path / "out"), "--merge", old, deeper])
+    # the random-init results do not depend on the pretraining: they join a study that pretrained otherwise
+    study.main(["--out", str(tmp_path / "out"), "--merge", same, deeper])
+    import json
+    merged = json.loads((tmp_path / "out" / "study_results.json").read_text())
+    assert merged["config"]["decoder_depth"] == 8 and merged["mae"]["full"] == 60.0 and merged["random"]["full"] == 55.0
+    with pytest.raises(DataError, match=r"another budget .*'ft_epochs': \(2, 5\)"):
+        study.main(["--out", str(tmp_path / "out"), "--merge", deeper,
+                    _part(tmp_path, "r5", "random", "full", {"random": {"full": 50.0}}, ft_epochs=5)])
+    with pytest.raises(SystemExit):
+        study.main(["--decoder-depth", "0", "--out", str(tmp_path / "x")])
+
+    res = {"config": dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=1, batch=8, seed=0, mae_blr=1e-3, ft_blr=1e-3,
+                          decoder_depth=8),
+           "arch": dict(patch_size=4, img_size=28, embed_dim=16, depth=2, num_heads=2),
+           "decoder": dict(decoder_depth=8, decoder_embed_dim=8), "seconds": {}, "date": "today", "machine": "cpu",
+           "train_images": 8, "pixels": 50.0, "mae": {"probe": {"cls": 40.0, "avg": 41.0}}}
+    text = open(write_report(res, str(tmp_path / "out"))).read()
+    assert "--decoder-depth 8`" in text and "MAE decoder\n8 blocks x 8" in text

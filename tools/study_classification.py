@@ -308,11 +308,20 @@ def machine() -> str:
     return f"{gpu}; CPU {cpu}, {n} torch thread{'' if n == 1 else 's'}"
 
 
+def study_decoder(args) -> dict:
+    """The study's MAE decoder: DECODER with `--decoder-depth` (the paper's Table 1a: a deeper decoder
+    gives the encoder more abstract features, and so a better linear probe)."""
+    return {**DECODER, "decoder_depth": args.decoder_depth}
+
+
 def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
     """The study's MAE encoder: read back from `OUT/mae_encoder.pth` when a run with the same
     pretraining settings saved it (a stopped study or a re-evaluation does not pretrain again),
     else pretrained now and saved there."""
     key = {k: getattr(args, k) for k in ("pretrain_epochs", "batch", "mae_blr", "seed", "limit")}
+    decoder = study_decoder(args)
+    if decoder != DECODER:  # only then, so that encoders saved before the flag existed are still reused
+        key["decoder"] = decoder
     path = os.path.join(args.out, "mae_encoder.pth")
     if os.path.isfile(path):
         blob = torch.load(path, map_location=device, weights_only=True)
@@ -322,7 +331,7 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
             return blob["state"], blob["losses"]
         log(f"pretrain: {path} was made with other settings ({blob.get('settings')}); pretraining again")
     t = time.time()
-    state, losses = pretrain_mae(x, args, device)
+    state, losses = pretrain_mae(x, args, device, model_kw=decoder)
     res["seconds"]["pretrain"] = round(time.time() - t, 1)
     log(f"pretrain: {losses[-1]} ({res['seconds']['pretrain']} s)")
     atomic_torch_save({"settings": key, "state": state, "losses": losses, "seconds": res["seconds"]["pretrain"]}, path)
@@ -344,6 +353,8 @@ def main(argv=None) -> None:
                    help="refits of each probe on all training images (seeds seed, seed+1, ...); the mean is reported")
     p.add_argument("--batch", type=int, default=256, help="batch size of every stage; lrs scale by batch/256")
     p.add_argument("--mae-blr", type=float, default=1.5e-4 * 8, help="pretraining base lr (x batch/256)")
+    p.add_argument("--decoder-depth", type=int, default=DECODER["decoder_depth"],
+                   help="MAE decoder blocks (64 wide); the paper's default is 8")
     p.add_argument("--ft-blr", type=float, default=1e-3, help="fine-tuning base lr (x batch/256)")
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
     p.add_argument("--seed", type=int, default=0, help="one seed for every stage")
@@ -380,6 +391,8 @@ def main(argv=None) -> None:
     evals = subset("evals", args.evals, list(EVALS))
     if args.probe_refits < 1:
         p.error(f"--probe-refits must be at least 1, got {args.probe_refits}")
+    if args.decoder_depth < 1:
+        p.error(f"--decoder-depth must be at least 1, got {args.decoder_depth}")
     inits = subset("inits", args.inits, ["mae", "random"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_fmnist(args.data)
@@ -387,7 +400,7 @@ def main(argv=None) -> None:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
     data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}
     os.makedirs(args.out, exist_ok=True)
-    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": ARCH, "decoder": DECODER, "machine": machine(),
+    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": ARCH, "decoder": study_decoder(args), "machine": machine(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": {}}
 
     def timed(name, fn):

@@ -8,7 +8,16 @@ import re
 from pretrain.data import DataError
 
 PIXELS_RERUN_SPREAD = 0.5  # points: reruns of the float32 pixel baseline differ by ~0.1; more means other data
-BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr", "ft_blr", "limit", "seed")
+BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr", "ft_blr", "limit", "seed",
+               "decoder_depth")
+# what only the MAE results depend on: a random-init process may come from a study that pretrained otherwise
+PRETRAIN_KEYS = ("pretrain_epochs", "mae_blr", "decoder_depth")
+# flags added after studies were run: what their results files, which lack the key, were run with
+BUDGET_DEFAULTS = {"decoder_depth": 2}
+
+
+def _budget(config: dict) -> dict:
+    return {k: config.get(k, BUDGET_DEFAULTS.get(k)) if k in BUDGET_DEFAULTS else config[k] for k in BUDGET_KEYS}
 
 
 def merge_results(dirs: list, out: str, label: str = "", evals: tuple = ()) -> dict:
@@ -25,13 +34,16 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = ()) -> d
         path = found[0]
         with open(path) as f:
             parts.append((d, json.load(f)))
-    first_dir, res = parts[0][0], copy.deepcopy(parts[0][1])
-    budget = {k: res["config"][k] for k in BUDGET_KEYS}
+    # the report's settings (pretraining, decoder) are those of the first process that measured the MAE
+    first_dir, res = next(((d, part) for d, part in parts if part.get("mae")), parts[0])
+    res = copy.deepcopy(res)
+    budget = _budget(res["config"])
     res["seconds"], res["notes"], shares = {}, [], []  # notes: each part's own, then the merge's
     for d, part in parts:
-        other = {k: part["config"][k] for k in BUDGET_KEYS}
-        if other != budget:
-            diff = {k: (budget[k], other[k]) for k in BUDGET_KEYS if budget[k] != other[k]}
+        other = _budget(part["config"])
+        keys = [k for k in BUDGET_KEYS if part.get("mae") or k not in PRETRAIN_KEYS]
+        diff = {k: (budget[k], other[k]) for k in keys if budget[k] != other[k]}
+        if diff:
             raise DataError(f"--merge: {d} was run with another budget than {first_dir}: {diff}")
         if abs(part["pixels"] - res["pixels"]) > PIXELS_RERUN_SPREAD:
             raise DataError(f"--merge: the pixel baseline is {res['pixels']:.2f} in {first_dir} and "
@@ -42,7 +54,7 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = ()) -> d
                 if have is not None and have != value:
                     raise DataError(f"--merge: {init} {key} is {have} in one process and {value} in {d}")
                 res[init][key] = value
-        if "pretrain_losses" in part:
+        if part.get("mae") and "pretrain_losses" in part:
             res["pretrain_losses"] = part["pretrain_losses"]
         res["seconds"].update(part["seconds"])
         res["notes"] += [n for n in part.get("notes", []) if n not in res["notes"]]
