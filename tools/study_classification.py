@@ -400,7 +400,8 @@ def main(argv=None) -> None:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
     data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}
     os.makedirs(args.out, exist_ok=True)
-    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": ARCH, "decoder": study_decoder(args), "machine": machine(),
+    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": ARCH, "decoder": study_decoder(args),
+           "machine": machine(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": {}}
 
     def timed(name, fn):
