@@ -1,5 +1,6 @@
 """Real signals from outside (`python -m pytest -m slow`): SIGTERM / SIGUSR1 preemption, SIGKILL after a
 time-based checkpoint, a rank that dies in a 2-process gloo job, and a short fault-injection soak."""
+import fnmatch
 import glob
 import os
 import signal
@@ -38,6 +39,14 @@ def wait_until(p, cond, timeout=600):
     while p.poll() is None and time.time() < deadline and not cond():
         time.sleep(0.02)
     assert p.poll() is None, f"run ended before the fault: {p.stderr.read()[-2000:]}"
+    assert cond(), f"the run did not reach the fault's point within {timeout} s"
+
+
+def pointer_names(work, pattern):
+    """Whether `last_checkpoint` names a file matching `pattern`: the pointer moves only after the
+    checkpoint file is complete, so the file alone appearing does not yet make it the resume point."""
+    pointer = work / "last_checkpoint"
+    return pointer.exists() and fnmatch.fnmatch(os.path.basename(pointer.read_text().strip()), pattern)
 
 
 def assert_same_run(a, b):
@@ -82,7 +91,8 @@ def test_preemption_signal_from_outside(reference, demo_config, tmp_path, sig, w
 def test_sigkill_after_time_based_checkpoint_loses_little(reference, demo_config, tmp_path):
     every = {"default_hooks.checkpoint.every_minutes": 1e-9}  # a resume checkpoint after every step
     p = mae(demo_config, tmp_path, **every)
-    wait_until(p, lambda: glob.glob(str(tmp_path / "epoch_1.pth")) and glob.glob(str(tmp_path / "iter_1[0-9].pth")))
+    # regression: waiting for iter_1X.pth alone raced the pointer's move under load (resumed from 9)
+    wait_until(p, lambda: (tmp_path / "epoch_1.pth").exists() and pointer_names(tmp_path, "iter_1[0-9].pth"))
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     done = steps_logged(tmp_path)
