@@ -41,13 +41,13 @@ from pretrain.optim import build_adamw
 from transfer.classification import ViTClassifier
 from transfer.classification.probe_cache import cache_features, choose_probe_lr, probe_accuracy, refit_probe
 from transfer.layer_decay import LayerDecayOptimWrapperConstructor
-from tools.study_merge import merge_results
+from tools.study_merge import BUDGET_DEFAULTS, merge_results
 from tools.study_report import names, write_report
 
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
 ARCH = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=4, num_heads=4)
-DECODER = dict(decoder_embed_dim=64, decoder_depth=2, decoder_num_heads=4)
+DECODER = dict(decoder_embed_dim=64, decoder_depth=BUDGET_DEFAULTS["decoder_depth"], decoder_num_heads=4)
 # What the loops below train, unless `args.spec` replaces it (`mae ablate --scale`, configs/ablate/):
 # the encoder, default decoder, per-channel normalisation and class count.
 FMNIST_SPEC = dict(arch=ARCH, decoder=DECODER, mean=MEAN, std=STD, num_classes=10)

@@ -12,12 +12,13 @@ BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr
                "decoder_depth")
 # what only the MAE results depend on: a random-init process may come from a study that pretrained otherwise
 PRETRAIN_KEYS = ("pretrain_epochs", "mae_blr", "decoder_depth")
-# flags added after studies were run: what their results files, which lack the key, were run with
+# flags added after studies were run: what their results files, which lack the key, were run with (the
+# study's defaults take them from here, so the two cannot drift)
 BUDGET_DEFAULTS = {"decoder_depth": 2}
 
 
 def _budget(config: dict) -> dict:
-    return {k: config.get(k, BUDGET_DEFAULTS.get(k)) if k in BUDGET_DEFAULTS else config[k] for k in BUDGET_KEYS}
+    return {k: config[k] if k in config else BUDGET_DEFAULTS[k] for k in BUDGET_KEYS}
 
 
 def merge_results(dirs: list, out: str, label: str = "", evals: tuple = ()) -> dict:

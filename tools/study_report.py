@@ -2,6 +2,8 @@
 import os
 import re
 
+from tools.study_merge import BUDGET_DEFAULTS
+
 PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}
 
 
@@ -103,8 +105,9 @@ def write_report(res: dict, out: str) -> str:
     cmd = ("python -m tools.study_classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
     cmd += f" --probe-refits {len(refit_seeds(res)) or 1}"
-    if c.get("decoder_depth", 2) != 2:  # the study's default decoder (tools/study_classification.py: DECODER)
-        cmd += f" --decoder-depth {c['decoder_depth']}"
+    depth = c.get("decoder_depth", BUDGET_DEFAULTS["decoder_depth"])
+    if depth != BUDGET_DEFAULTS["decoder_depth"]:
+        cmd += f" --decoder-depth {depth}"
     if c.get("label"):
         cmd += f" --label '{c['label']}'"
     produced = (f"Produced by processes that split `{cmd}` with `--inits`/`--evals`, joined with `--merge` (the "
