@@ -258,3 +258,39 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
            "train_images": 8, "pixels": 50.0, "mae": {"probe": {"cls": 40.0, "avg": 41.0}}}
     text = open(write_report(res, str(tmp_path / "out"))).read()
     assert "--decoder-depth 8`" in text and "MAE decoder\n8 blocks x 8" in text
+
+
+def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch):
+    """tools/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
+    probe's lr (never on the test images), a separable problem is solved, and both encoders and both
+    poolings are scored from the study's saved encoder file."""
+    from argparse import Namespace
+    import json
+    import tools.study_classification as study
+    from tools.probe_convergence import converged_probe, main
+    from transfer.classification.probe_cache import held_out_split
+
+    val, train = held_out_split(60, seed=0)
+    assert len(val) == 10 and sorted(torch.cat([val, train]).tolist()) == list(range(60))
+    assert torch.equal(held_out_split(60, seed=0)[0], val) and not torch.equal(held_out_split(60, seed=1)[0], val)
+
+    torch.manual_seed(0)
+    f = torch.randn(120, 4)
+    y = (f[:, 0] > 0).long()
+    seen = []
+    real = study.logistic_regression
+    monkeypatch.setattr(study, "logistic_regression", lambda a, *r, **k: seen.append(len(a)) or real(a, *r, **k))
+    r = converged_probe(f, y, f[:30], y[:30], steps=50)
+    assert seen == [100, 100, 100, 120]  # three L2s on five sixths, then the refit on all training images
+    assert max(r["held_out"].values()) == 100.0 and r["test"] == 100.0 and r["l2"] == max(map(float, r["held_out"]))
+    monkeypatch.setattr(study, "logistic_regression", real)
+
+    imgs = torch.randint(0, 255, (48, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(48) % 10
+    monkeypatch.setattr(study, "load_fmnist", lambda: {"train": (imgs, labels), "test": (imgs[:20], labels[:20])})
+    args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=48, decoder_depth=2)
+    study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
+    out = main(["--encoder", str(tmp_path / "mae_encoder.pth"), "--steps", "5", "--out", str(tmp_path / "c.json")])
+    assert set(out["probes"]) == {"mae cls", "mae avg", "random cls", "random avg"}
+    assert out["gap cls"] == round(out["probes"]["mae cls"]["test"] - out["probes"]["random cls"]["test"], 2)
+    assert json.load(open(tmp_path / "c.json"))["probes"] == json.loads(json.dumps(out["probes"]))

@@ -276,24 +276,31 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
     return out
 
 
-def pixel_logistic_regression(data, device, steps: int = 300) -> float:
-    """Multinomial logistic regression on standardised raw pixels (full batch, L-BFGS, small L2)."""
-    (x, y), (xt, yt) = data["train"], data["test"]
-    a, at = x.flatten(1).float() / 255, xt.flatten(1).float() / 255
+def logistic_regression(a: torch.Tensor, y: torch.Tensor, at: torch.Tensor, yt: torch.Tensor, l2: float = 1e-4,
+                        steps: int = 300) -> float:
+    """Top-1 on (at, yt) of multinomial logistic regression fitted on (a, y) to convergence: features
+    standardised with the fitting set's statistics, full batch, L-BFGS, L2 `l2` on the weights. The
+    raw-pixel baseline, and tools/probe_convergence.py's check of the LARS probe."""
     mu, sd = a.mean(0), a.std(0) + 1e-3
     a, at = (a - mu) / sd, (at - mu) / sd
-    lin = torch.nn.Linear(a.shape[1], 10).to(device)
+    lin = torch.nn.Linear(a.shape[1], int(y.max()) + 1).to(a.device)
     opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(lin(a), y) + 1e-4 * lin.weight.pow(2).sum()
+        loss = F.cross_entropy(lin(a), y) + l2 * lin.weight.pow(2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     with torch.no_grad():
         return 100.0 * (lin(at).argmax(1) == yt).float().mean().item()
+
+
+def pixel_logistic_regression(data, device, steps: int = 300) -> float:
+    """The raw-pixel baseline: logistic regression on standardised pixels."""
+    (x, y), (xt, yt) = data["train"], data["test"]
+    return logistic_regression(x.flatten(1).float() / 255, y, xt.flatten(1).float() / 255, yt, steps=steps)
 
 
 def machine() -> str:

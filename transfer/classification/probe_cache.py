@@ -62,6 +62,16 @@ def fit_probe(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor, epochs
     return head.eval()
 
 
+def held_out_split(n: int, val_fraction: float = 1 / 6, seed: int = 0, device=None) -> tuple:
+    """(held-out indices, training indices) of `n` training images: one seeded permutation, so every
+    probe that chooses a setting on held-out images (this LARS lr, tools/probe_convergence.py's L2)
+    holds out the same images."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    order = torch.randperm(n, generator=gen).to(device)
+    n_val = max(1, int(n * val_fraction))
+    return order[:n_val], order[n_val:]
+
+
 def choose_probe_lr(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor, base_lrs: Sequence[float],
                     epochs: int, batch_size: int = 256, val_fraction: float = 1 / 6, seed: int = 0) -> tuple:
     """The base lr whose probe scores best on a held-out part of the TRAINING features, so the lr is
@@ -69,10 +79,7 @@ def choose_probe_lr(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor, 
     batch 16384 and 90 epochs) leaves a small-batch probe far from converged: LARS steps are
     lr x 0.001 of each weight's norm. Returns (best base lr, {base lr: held-out top-1}); `head`
     is left untouched (each candidate trains a copy)."""
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    order = torch.randperm(len(feats), generator=gen).to(feats.device)
-    n_val = max(1, int(len(feats) * val_fraction))
-    val, train = order[:n_val], order[n_val:]
+    val, train = held_out_split(len(feats), val_fraction, seed, feats.device)
     scores = {}
     for lr in base_lrs:
         h = fit_probe(copy.deepcopy(head), feats[train], labels[train], epochs=epochs,
