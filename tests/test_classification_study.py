@@ -281,7 +281,7 @@ def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders
     real = study.logistic_regression
     monkeypatch.setattr(study, "logistic_regression", lambda a, *r, **k: seen.append(len(a)) or real(a, *r, **k))
     r = converged_probe(f, y, f[:30], y[:30], steps=50)
-    assert seen == [100, 100, 100, 120]  # three L2s on five sixths, then the refit on all training images
+    assert seen == [100] * 7 + [120]  # seven L2s on five sixths, then the refit on all training images
     assert max(r["held_out"].values()) == 100.0 and r["test"] == 100.0 and r["l2"] == max(map(float, r["held_out"]))
     monkeypatch.setattr(study, "logistic_regression", real)
 
