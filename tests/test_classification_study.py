@@ -260,7 +260,7 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     assert "--decoder-depth 8`" in text and "MAE decoder\n8 blocks x 8" in text
 
 
-def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch):
+def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch, capsys):
     """tools/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
     probe's lr (never on the test images), a separable problem is solved, and both encoders and both
     poolings are scored from the study's saved encoder file."""
@@ -294,3 +294,8 @@ def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders
     assert set(out["probes"]) == {"mae cls", "mae avg", "random cls", "random avg"}
     assert out["gap cls"] == round(out["probes"]["mae cls"]["test"] - out["probes"]["random cls"]["test"], 2)
     assert json.load(open(tmp_path / "c.json"))["probes"] == json.loads(json.dumps(out["probes"]))
+    torch.save({"model": {}}, tmp_path / "other.pth")
+    for bad, says in (("missing.pth", "no such file"), ("other.pth", "not a study encoder file")):
+        with pytest.raises(SystemExit):
+            main(["--encoder", str(tmp_path / bad)])
+        assert says in capsys.readouterr().err

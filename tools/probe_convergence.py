@@ -12,6 +12,7 @@ is in the features.
 """
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -43,11 +44,17 @@ def main(argv=None) -> dict:
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
     p.add_argument("--out", default=None, help="JSON file for the scores")
     args = p.parse_args(argv)
+    if not os.path.isfile(args.encoder):
+        p.error(f"--encoder {args.encoder}: no such file (the study saves OUT/mae_encoder.pth)")
+    blob = torch.load(args.encoder, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or "state" not in blob:
+        p.error(f"--encoder {args.encoder} is not a study encoder file (no 'state'): "
+                "give the mae_encoder.pth that tools/study_classification saved")
     data = S.load_fmnist()
     if args.limit:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
     (x, y), (xt, yt) = data["train"], data["test"]
-    state = torch.load(args.encoder, map_location="cpu", weights_only=True)["state"]
+    state = blob["state"]
     out = {"machine": S.machine(), "encoder": args.encoder, "steps": args.steps, "probes": {}}
     for init_name, init in (("mae", state), ("random", None)):
         for pool in ("cls", "avg"):
