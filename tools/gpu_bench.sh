@@ -35,7 +35,9 @@ missing=$("$PY" -c "import importlib.util as u; print(' '.join(m for m in ('torc
 'transformers', 'mmengine', 'numpy', 'PIL', 'matplotlib', 'yaml') if u.find_spec(m) is None))")
 if [ -n "$missing" ]; then
     echo "missing Python packages: $missing (mmengine = the onedl-mmengine wheel + addict, termcolor, yapf," \
-         "platformdirs: put those wheels in .whl/)" >&2
+         "platformdirs: put those wheels in .whl/, made where pip reaches PyPI with" \
+         "'pip download --no-deps -d .whl onedl-mmengine addict termcolor yapf platformdirs'," \
+         "and carry .whl to this machine)" >&2
     exit 3
 fi
 
