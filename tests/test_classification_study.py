@@ -299,3 +299,62 @@ def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders
         with pytest.raises(SystemExit):
             main(["--encoder", str(tmp_path / bad)])
         assert says in capsys.readouterr().err
+
+
+def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_and_the_probe_tools(
+        tmp_path, monkeypatch, capsys):
+    """--patch-size: the MAE and the random-init encoder are built with it, the saved encoder's key
+    carries it (only when not the default, so older encoders are still reused), processes with other
+    patches are not merged even for random init (its results depend on the patch too), the report's
+    command and setup say it, and the probe tools read it back from the saved file."""
+    from argparse import Namespace
+    import json
+    import tools.study_classification as study
+    from pretrain.data import DataError
+    from tools.probe_convergence import main as convergence
+    from tools.study_report import write_report
+
+    built = []
+    real_mae, real_vit = study.MaskedAutoencoder, study.ViTClassifier
+    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(("mae", kw["patch_size"])) or real_mae(**kw))
+    monkeypatch.setattr(study, "ViTClassifier", lambda **kw: built.append(("vit", kw["patch_size"])) or real_vit(**kw))
+    imgs = torch.randint(0, 255, (32, 28, 28), dtype=torch.uint8)
+    args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=32, decoder_depth=2,
+                     patch_size=7)
+    study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
+    blob = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)
+    assert built == [("mae", 7)] and blob["settings"]["patch_size"] == 7
+    assert study.saved_encoder_spec(blob)["arch"]["patch_size"] == 7
+    assert study.probe_model(None, "cls", study.spec_of(args)).patch_embed.patch_size == (7, 7)  # random init too
+    assert study.saved_encoder_spec({"settings": {}})["arch"]["patch_size"] == 4  # files saved before the flag
+    args.patch_size = 4
+    study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
+    assert "patch_size" not in torch.load(tmp_path / "mae_encoder.pth", weights_only=True)["settings"]
+    monkeypatch.setattr(study, "MaskedAutoencoder", real_mae)
+    monkeypatch.setattr(study, "ViTClassifier", real_vit)
+
+    with pytest.raises(SystemExit):
+        study.main(["--patch-size", "5", "--out", str(tmp_path / "x")])
+    assert "--patch-size must divide the 28-px images" in capsys.readouterr().err
+
+    four = _part(tmp_path, "four", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})  # no patch key
+    seven = _part(tmp_path, "seven", "random", "full", {"random": {"full": 55.0}}, patch_size=7)
+    with pytest.raises(DataError, match=r"another budget .*'patch_size': \(4, 7\)"):
+        study.main(["--out", str(tmp_path / "out"), "--merge", four, seven])
+
+    (tmp_path / "out").mkdir()
+    res = {"config": dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=1, batch=8, seed=0, mae_blr=1e-3, ft_blr=1e-3,
+                          patch_size=7),
+           "arch": dict(patch_size=7, img_size=28, embed_dim=16, depth=2, num_heads=2),
+           "decoder": dict(decoder_depth=2, decoder_embed_dim=8), "seconds": {}, "date": "today", "machine": "cpu",
+           "train_images": 8, "pixels": 50.0, "mae": {"probe": {"cls": 40.0, "avg": 41.0}}}
+    text = open(write_report(res, str(tmp_path / "out"))).read()
+    assert "--patch-size 7`" in text and "patch 7 on the 28x28 grey images (16\ntokens)" in text
+
+    args.patch_size = 7
+    (tmp_path / "mae_encoder.pth").unlink()
+    study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
+    monkeypatch.setattr(study, "load_fmnist", lambda: {"train": (imgs, torch.arange(32) % 10),
+                                                       "test": (imgs[:10], torch.arange(10))})
+    out = convergence(["--encoder", str(tmp_path / "mae_encoder.pth"), "--steps", "3"])
+    assert out["patch_size"] == 7 and len(out["probes"]) == 4

@@ -55,13 +55,15 @@ def main(argv=None) -> dict:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
     (x, y), (xt, yt) = data["train"], data["test"]
     state = blob["state"]
-    out = {"machine": S.machine(), "encoder": args.encoder, "steps": args.steps, "probes": {}}
+    spec = S.saved_encoder_spec(blob)
+    out = {"machine": S.machine(), "encoder": args.encoder, "patch_size": spec["arch"]["patch_size"],
+           "steps": args.steps, "probes": {}}
     for init_name, init in (("mae", state), ("random", None)):
         for pool in ("cls", "avg"):
             t = time.time()
             torch.manual_seed(0)  # the study's random init for the random-init encoder
-            model = S.probe_model(init, pool, S.FMNIST_SPEC)
-            f, ft = (S.features(model, a, S.FMNIST_SPEC, torch.device("cpu")) for a in (x, xt))
+            model = S.probe_model(init, pool, spec)
+            f, ft = (S.features(model, a, spec, torch.device("cpu")) for a in (x, xt))
             r = converged_probe(f, y, ft, yt, steps=args.steps)
             out["probes"][f"{init_name} {pool}"] = r
             print(f"{init_name:6s} {pool}: held-out {r['held_out']} -> L2 {r['l2']}, test {r['test']:.2f} "

@@ -30,15 +30,16 @@ def main(argv=None) -> None:
     runs = [tuple(int(v) for v in r.split(":")) for r in args.runs.split(",")]
     data = S.load_fmnist()
     (x, y), (xt, yt) = data["train"], data["test"]
-    state = torch.load(args.encoder, map_location="cpu", weights_only=True)["state"]
+    blob = torch.load(args.encoder, map_location="cpu", weights_only=True)
+    state, spec = blob["state"], S.saved_encoder_spec(blob)
     threads, out = torch.get_num_threads(), {}
     for init_name, init in (("mae", state), ("random", None)):
         for pool in ("cls", "avg"):
             if f"{init_name} {pool}" not in [v.strip() for v in args.probes.split(",")]:
                 continue
             torch.manual_seed(0)
-            model = S.probe_model(init, pool, S.FMNIST_SPEC)
-            f, ft = (S.features(model, a, S.FMNIST_SPEC, torch.device("cpu")) for a in (x, xt))
+            model = S.probe_model(init, pool, spec)
+            f, ft = (S.features(model, a, spec, torch.device("cpu")) for a in (x, xt))
             scores = []
             for n, seed in runs:
                 torch.set_num_threads(n)

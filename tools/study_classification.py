@@ -46,7 +46,7 @@ from tools.study_report import names, write_report
 
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
-ARCH = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=4, num_heads=4)
+ARCH = dict(img_size=28, patch_size=BUDGET_DEFAULTS["patch_size"], in_chans=1, embed_dim=128, depth=4, num_heads=4)
 DECODER = dict(decoder_embed_dim=64, decoder_depth=BUDGET_DEFAULTS["decoder_depth"], decoder_num_heads=4)
 # What the loops below train, unless `args.spec` replaces it (`mae ablate --scale`, configs/ablate/):
 # the encoder, default decoder, per-channel normalisation and class count.
@@ -75,7 +75,19 @@ def load_fmnist(root: str = None) -> dict:
 
 
 def spec_of(args) -> dict:
-    return getattr(args, "spec", None) or FMNIST_SPEC
+    """The data and model spec: a caller's own (`mae ablate`'s scales), else Fashion-MNIST's with
+    `--patch-size` (both the MAE and the random-init encoder are built with it)."""
+    spec = getattr(args, "spec", None) or FMNIST_SPEC
+    patch = getattr(args, "patch_size", None)
+    if patch is not None and patch != spec["arch"]["patch_size"]:
+        spec = {**spec, "arch": {**spec["arch"], "patch_size": patch}}
+    return spec
+
+
+def saved_encoder_spec(blob: dict) -> dict:
+    """The spec of an encoder saved by `pretrained_encoder` (its settings name a patch size only when
+    it is not the default), for the tools that probe such a file."""
+    return spec_of(argparse.Namespace(patch_size=blob.get("settings", {}).get("patch_size")))
 
 
 def normalise(x: torch.Tensor, spec: dict = None) -> torch.Tensor:
@@ -329,6 +341,9 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
     decoder = study_decoder(args)
     if decoder != DECODER:  # only then, so that encoders saved before the flag existed are still reused
         key["decoder"] = decoder
+    patch = spec_of(args)["arch"]["patch_size"]
+    if patch != ARCH["patch_size"]:  # the same
+        key["patch_size"] = patch
     path = os.path.join(args.out, "mae_encoder.pth")
     if os.path.isfile(path):
         blob = torch.load(path, map_location=device, weights_only=True)
@@ -362,6 +377,8 @@ def main(argv=None) -> None:
     p.add_argument("--mae-blr", type=float, default=1.5e-4 * 8, help="pretraining base lr (x batch/256)")
     p.add_argument("--decoder-depth", type=int, default=DECODER["decoder_depth"],
                    help="MAE decoder blocks (64 wide); the paper's default is 8")
+    p.add_argument("--patch-size", type=int, default=ARCH["patch_size"],
+                   help="ViT patch size on the 28-px images (must divide 28); fewer tokens make an epoch cheaper")
     p.add_argument("--ft-blr", type=float, default=1e-3, help="fine-tuning base lr (x batch/256)")
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
     p.add_argument("--seed", type=int, default=0, help="one seed for every stage")
@@ -400,6 +417,8 @@ def main(argv=None) -> None:
         p.error(f"--probe-refits must be at least 1, got {args.probe_refits}")
     if args.decoder_depth < 1:
         p.error(f"--decoder-depth must be at least 1, got {args.decoder_depth}")
+    if args.patch_size < 1 or ARCH["img_size"] % args.patch_size:
+        p.error(f"--patch-size must divide the {ARCH['img_size']}-px images, got {args.patch_size}")
     inits = subset("inits", args.inits, ["mae", "random"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_fmnist(args.data)
@@ -407,7 +426,7 @@ def main(argv=None) -> None:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
     data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}
     os.makedirs(args.out, exist_ok=True)
-    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": ARCH, "decoder": study_decoder(args),
+    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": spec_of(args)["arch"], "decoder": study_decoder(args),
            "machine": machine(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": {}}
 

@@ -108,6 +108,9 @@ def write_report(res: dict, out: str) -> str:
     depth = c.get("decoder_depth", BUDGET_DEFAULTS["decoder_depth"])
     if depth != BUDGET_DEFAULTS["decoder_depth"]:
         cmd += f" --decoder-depth {depth}"
+    patch = c.get("patch_size", BUDGET_DEFAULTS["patch_size"])
+    if patch != BUDGET_DEFAULTS["patch_size"]:
+        cmd += f" --patch-size {patch}"
     if c.get("label"):
         cmd += f" --label '{c['label']}'"
     produced = (f"Produced by processes that split `{cmd}` with `--inits`/`--evals`, joined with `--merge` (the "
