@@ -350,6 +350,10 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
            "train_images": 8, "pixels": 50.0, "mae": {"probe": {"cls": 40.0, "avg": 41.0}}}
     text = open(write_report(res, str(tmp_path / "out"))).read()
     assert "--patch-size 7`" in text and "patch 7 on the 28x28 grey images (16\ntokens)" in text
+    res["config"].update(inits="mae,random", evals="probe")  # one process that ran only the probes
+    text = open(write_report(res, str(tmp_path / "out"))).read()
+    assert "Produced by one command (`python -m tools.study_classification --out docs" in text
+    assert "--patch-size 7 --evals probe`" in text and "--inits" not in text
 
     args.patch_size = 7
     (tmp_path / "mae_encoder.pth").unlink()

@@ -111,6 +111,10 @@ def write_report(res: dict, out: str) -> str:
     patch = c.get("patch_size", BUDGET_DEFAULTS["patch_size"])
     if patch != BUDGET_DEFAULTS["patch_size"]:
         cmd += f" --patch-size {patch}"
+    if c.get("evals") != "merged":  # one process that ran a subset: its command says so
+        for flag, every in (("inits", {"mae", "random"}), ("evals", {"probe", "full", *PARTIAL_X})):
+            if c.get(flag) and {v.strip() for v in c[flag].split(",")} != every:
+                cmd += f" --{flag} {c[flag]}"
     if c.get("label"):
         cmd += f" --label '{c['label']}'"
     produced = (f"Produced by processes that split `{cmd}` with `--inits`/`--evals`, joined with `--merge` (the "
