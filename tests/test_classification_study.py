@@ -327,6 +327,8 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     assert study.saved_encoder_spec(blob)["arch"]["patch_size"] == 7
     assert study.probe_model(None, "cls", study.spec_of(args)).patch_embed.patch_size == (7, 7)  # random init too
     assert study.saved_encoder_spec({"settings": {}})["arch"]["patch_size"] == 4  # files saved before the flag
+    own = {**study.FMNIST_SPEC, "arch": {**study.ARCH, "patch_size": 16}}  # `mae ablate`'s scales keep their own
+    assert study.spec_of(Namespace(spec=own, patch_size=7)) is own
     args.patch_size = 4
     study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
     assert "patch_size" not in torch.load(tmp_path / "mae_encoder.pth", weights_only=True)["settings"]

@@ -77,11 +77,12 @@ def load_fmnist(root: str = None) -> dict:
 def spec_of(args) -> dict:
     """The data and model spec: a caller's own (`mae ablate`'s scales), else Fashion-MNIST's with
     `--patch-size` (both the MAE and the random-init encoder are built with it)."""
-    spec = getattr(args, "spec", None) or FMNIST_SPEC
+    if getattr(args, "spec", None):
+        return args.spec
     patch = getattr(args, "patch_size", None)
-    if patch is not None and patch != spec["arch"]["patch_size"]:
-        spec = {**spec, "arch": {**spec["arch"], "patch_size": patch}}
-    return spec
+    if patch is None or patch == ARCH["patch_size"]:
+        return FMNIST_SPEC
+    return {**FMNIST_SPEC, "arch": {**ARCH, "patch_size": patch}}
 
 
 def saved_encoder_spec(blob: dict) -> dict:
