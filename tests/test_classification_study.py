@@ -168,6 +168,17 @@ def _part(tmp_path, name, inits, evals, measured, pixels=84.3, **budget):
     return str(tmp_path / name)
 
 
+def _probe_only_result(decoder_depth=2, patch_size=4) -> dict:
+    """A one-process study result with only the MAE probes, for the report's command and setup text."""
+    from tools.study_merge import BUDGET_DEFAULTS
+    config = dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=1, batch=8, seed=0, mae_blr=1e-3, ft_blr=1e-3)
+    config.update({k: v for k, v in (("decoder_depth", decoder_depth), ("patch_size", patch_size))
+                   if v != BUDGET_DEFAULTS[k]})
+    return {"config": config, "arch": dict(patch_size=patch_size, img_size=28, embed_dim=16, depth=2, num_heads=2),
+            "decoder": dict(decoder_depth=decoder_depth, decoder_embed_dim=8), "seconds": {}, "date": "today",
+            "machine": "cpu", "train_images": 8, "pixels": 50.0, "mae": {"probe": {"cls": 40.0, "avg": 41.0}}}
+
+
 def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_path):
     """A study split over processes (--inits/--evals) is joined by --merge into one report; another
     budget, or the same evaluation measured twice with different values, is refused by name."""
@@ -251,11 +262,7 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     with pytest.raises(SystemExit):
         study.main(["--decoder-depth", "0", "--out", str(tmp_path / "x")])
 
-    res = {"config": dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=1, batch=8, seed=0, mae_blr=1e-3, ft_blr=1e-3,
-                          decoder_depth=8),
-           "arch": dict(patch_size=4, img_size=28, embed_dim=16, depth=2, num_heads=2),
-           "decoder": dict(decoder_depth=8, decoder_embed_dim=8), "seconds": {}, "date": "today", "machine": "cpu",
-           "train_images": 8, "pixels": 50.0, "mae": {"probe": {"cls": 40.0, "avg": 41.0}}}
+    res = _probe_only_result(decoder_depth=8)
     text = open(write_report(res, str(tmp_path / "out"))).read()
     assert "--decoder-depth 8`" in text and "MAE decoder\n8 blocks x 8" in text
 
@@ -345,11 +352,7 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
         study.main(["--out", str(tmp_path / "out"), "--merge", four, seven])
 
     (tmp_path / "out").mkdir()
-    res = {"config": dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=1, batch=8, seed=0, mae_blr=1e-3, ft_blr=1e-3,
-                          patch_size=7),
-           "arch": dict(patch_size=7, img_size=28, embed_dim=16, depth=2, num_heads=2),
-           "decoder": dict(decoder_depth=2, decoder_embed_dim=8), "seconds": {}, "date": "today", "machine": "cpu",
-           "train_images": 8, "pixels": 50.0, "mae": {"probe": {"cls": 40.0, "avg": 41.0}}}
+    res = _probe_only_result(patch_size=7)
     text = open(write_report(res, str(tmp_path / "out"))).read()
     assert "--patch-size 7`" in text and "patch 7 on the 28x28 grey images (16\ntokens)" in text
     res["config"].update(inits="mae,random", evals="probe")  # one process that ran only the probes
