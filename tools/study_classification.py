@@ -393,6 +393,9 @@ def main(argv=None) -> None:
     p.add_argument("--label", default="",
                    help="name of a run beside the main study (e.g. another budget): its own RESULTS.md section, "
                         "JSON and plot instead of replacing the main study's")
+    p.add_argument("--note", action="append", default=[], metavar="TEXT",
+                   help="a sentence the report carries under the table (why this run, what shared the cores); "
+                        "repeatable, and kept by --merge")
     args = p.parse_args(argv)
 
     def save(res: dict) -> None:  # after every stage, so that a stopped study still leaves what it measured
@@ -403,7 +406,9 @@ def main(argv=None) -> None:
             write_report(res, args.out)
 
     if args.merge:
-        save(merge_results(args.merge, args.out, args.label, EVALS))
+        merged = merge_results(args.merge, args.out, args.label, EVALS)
+        merged["notes"][-1:-1] = [n for n in args.note if n not in merged["notes"]]  # the merge's own note stays last
+        save(merged)
         log(f"merged {len(args.merge)} processes' results into {args.out}")
         return
 
@@ -429,7 +434,7 @@ def main(argv=None) -> None:
     os.makedirs(args.out, exist_ok=True)
     res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": spec_of(args)["arch"], "decoder": study_decoder(args),
            "machine": machine(),
-           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": {}}
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": {}, "notes": list(args.note)}
 
     def timed(name, fn):
         t = time.time()
