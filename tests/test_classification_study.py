@@ -213,7 +213,7 @@ def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_pat
     # a labelled run (another budget) gets its own section and files beside the main study's
     main(["--out", str(out), "--merge", a, c, "--label", "2 fine-tuning epochs", "--note", "Why: a shorter budget."])
     text = (out / "RESULTS.md").read_text()
-    assert "\n- Why: a shorter budget.\n- Merged by `" in text  # a --note is carried, the merge's own note last
+    assert "\n- Why: a shorter budget.\n- The raw-pixel baseline is the median" in text  # before the merge's notes
     assert text.count("# Classification study: Fashion-MNIST\n") == 1
     assert text.count("# Classification study: Fashion-MNIST, 2 fine-tuning epochs\n") == 1
     assert "(study_partial_2-fine-tuning-epochs.png)" in text and "--label '2 fine-tuning epochs'`" in text

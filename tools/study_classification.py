@@ -406,9 +406,7 @@ def main(argv=None) -> None:
             write_report(res, args.out)
 
     if args.merge:
-        merged = merge_results(args.merge, args.out, args.label, EVALS)
-        merged["notes"][-1:-1] = [n for n in args.note if n not in merged["notes"]]  # the merge's own note stays last
-        save(merged)
+        save(merge_results(args.merge, args.out, args.label, EVALS, notes=args.note))
         log(f"merged {len(args.merge)} processes' results into {args.out}")
         return
 

@@ -21,11 +21,12 @@ def _budget(config: dict) -> dict:
     return {k: config[k] if k in config else BUDGET_DEFAULTS[k] for k in BUDGET_KEYS}
 
 
-def merge_results(dirs: list, out: str, label: str = "", evals: tuple = ()) -> dict:
+def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), notes: tuple = ()) -> dict:
     """One study from the results of processes that split it (`--inits`, `--evals`): each DIR's
     study_results.json must have the same budget and seed, and no evaluation may be measured twice
     with different values; the stage times and a note naming each process's share are kept. `evals`:
-    the study's evaluation names, which the note lists per process."""
+    the study's evaluation names, which the note lists per process. `notes` (`--note`): the caller's
+    own, after the processes' notes and before the merge's."""
     parts = []
     for d in dirs:
         found = [os.path.join(d, f) for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
@@ -64,6 +65,7 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = ()) -> d
                     if part.get(init)]
         shares.append(f"`--out {d} --inits {part['config']['inits']} --evals {part['config'].get('evals', 'all')}` "
                       f"({'; '.join(measured) or 'pixels only'}; {part['machine']})")
+    res["notes"] += [n for n in notes if n not in res["notes"]]
     res["config"].update(out=out, inits="mae,random", evals="merged", label=label)
     pixels = [part["pixels"] for _, part in parts]
     res["pixels"] = sorted(pixels)[len(pixels) // 2]
