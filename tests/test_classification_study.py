@@ -222,6 +222,12 @@ def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_pat
     assert labelled["mae"]["full"] == 60.0 and "random" not in labelled
     assert json.loads((out / "study_results.json").read_text())["random"]["full"] == 55.0  # the main one kept
 
+    # one process's result moved into place with a note: the report still names its own command
+    main(["--out", str(out), "--merge", c, "--label", "one run", "--note", "Why: one run."])
+    text = (out / "RESULTS.md").read_text().split("# Classification study: Fashion-MNIST, one run\n")[1]
+    assert "Produced by one command (`" in text and "--evals full --label 'one run'`" in text
+    assert "\n- Why: one run.\n" in text and "Merged by" not in text
+
 
 def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_command(tmp_path, monkeypatch):
     """--decoder-depth: the MAE is built with it, an encoder saved with another decoder is not reused

@@ -26,7 +26,8 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), note
     study_results.json must have the same budget and seed, and no evaluation may be measured twice
     with different values; the stage times and a note naming each process's share are kept. `evals`:
     the study's evaluation names, which the note lists per process. `notes` (`--note`): the caller's
-    own, after the processes' notes and before the merge's."""
+    own, after the processes' notes and before the merge's. One DIR: its result, with `notes`, as
+    its own command made it (a finished run's report gains notes without being run again)."""
     parts = []
     for d in dirs:
         found = [os.path.join(d, f) for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
@@ -66,6 +67,9 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), note
         shares.append(f"`--out {d} --inits {part['config']['inits']} --evals {part['config'].get('evals', 'all')}` "
                       f"({'; '.join(measured) or 'pixels only'}; {part['machine']})")
     res["notes"] += [n for n in notes if n not in res["notes"]]
+    if len(parts) == 1:  # one process's result put in `out` with `--note`s: still what its own command made
+        res["config"].update(out=out, label=label)
+        return res
     res["config"].update(out=out, inits="mae,random", evals="merged", label=label)
     pixels = [part["pixels"] for _, part in parts]
     res["pixels"] = sorted(pixels)[len(pixels) // 2]
