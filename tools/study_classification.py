@@ -42,7 +42,7 @@ from transfer.classification import ViTClassifier
 from transfer.classification.probe_cache import cache_features, choose_probe_lr, probe_accuracy, refit_probe
 from transfer.layer_decay import LayerDecayOptimWrapperConstructor
 from tools.study_merge import BUDGET_DEFAULTS, merge_results
-from tools.study_report import names, write_report
+from tools.study_report import EVALS, PARTIAL_X, names, write_report
 
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
@@ -52,7 +52,7 @@ DECODER = dict(decoder_embed_dim=64, decoder_depth=BUDGET_DEFAULTS["decoder_dept
 # the encoder, default decoder, per-channel normalisation and class count.
 FMNIST_SPEC = dict(arch=ARCH, decoder=DECODER, mean=MEAN, std=STD, num_classes=10)
 FEATURE_CHUNK = 8192  # images normalised at a time for the probes' features (a multiple of their batch of 512)
-PARTIAL = (0, 1, 2)
+PARTIAL = tuple(PARTIAL_X.values())  # the k of the partial fine-tunes
 PROBE_LRS = (0.1, 1.0, 10.0, 100.0)  # LARS base lrs tried on held-out training images (0.1: the paper's rule)
 
 
@@ -361,7 +361,6 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
     return state, losses
 
 
-EVALS = ("probe", "full") + tuple(f"partial{k}" for k in PARTIAL)
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m tools.study_classification", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -430,7 +429,8 @@ def main(argv=None) -> None:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
     data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}
     os.makedirs(args.out, exist_ok=True)
-    res = {"config": vars(args), "train_images": len(data["train"][0]), "arch": spec_of(args)["arch"], "decoder": study_decoder(args),
+    config = {k: v for k, v in vars(args).items() if k != "note"}  # the notes are kept once, in res["notes"]
+    res = {"config": config, "train_images": len(data["train"][0]), "arch": spec_of(args)["arch"], "decoder": study_decoder(args),
            "machine": machine(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": {}, "notes": list(args.note)}
 

@@ -4,7 +4,8 @@ import re
 
 from tools.study_merge import BUDGET_DEFAULTS
 
-PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}
+PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}  # evaluation name -> blocks fine-tuned
+EVALS = ("probe", "full", *PARTIAL_X)  # every evaluation of the study, in the order it runs them
 
 
 def names(label: str = "") -> dict:
@@ -112,7 +113,7 @@ def write_report(res: dict, out: str) -> str:
     if patch != BUDGET_DEFAULTS["patch_size"]:
         cmd += f" --patch-size {patch}"
     if c.get("evals") != "merged":  # one process that ran a subset: its command says so
-        for flag, every in (("inits", {"mae", "random"}), ("evals", {"probe", "full", *PARTIAL_X})):
+        for flag, every in (("inits", {"mae", "random"}), ("evals", set(EVALS))):
             if c.get(flag) and {v.strip() for v in c[flag].split(",")} != every:
                 cmd += f" --{flag} {c[flag]}"
     if c.get("label"):
