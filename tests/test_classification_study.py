@@ -274,6 +274,42 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     assert "--decoder-depth 8`" in text and "MAE decoder\n8 blocks x 8" in text
 
 
+def test_decoder_width_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_command(tmp_path, monkeypatch):
+    """--decoder-width (the paper's Table 1b): the MAE is built with it, an encoder saved with another
+    width is not reused, MAE processes with different widths are not merged, and the command carries it."""
+    from argparse import Namespace
+    import tools.study_classification as study
+    from tools.study_report import write_report
+
+    built = []
+    real = study.MaskedAutoencoder
+    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_embed_dim"]) or real(**kw))
+    x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
+    args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2,
+                     decoder_width=64)
+    study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
+    assert built == [64] and "decoder" not in torch.load(tmp_path / "mae_encoder.pth", weights_only=True)["settings"]
+    args.decoder_width = 32
+    study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
+    blob = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)
+    assert built == [64, 32] and blob["settings"]["decoder"]["decoder_embed_dim"] == 32
+
+    narrow = _part(tmp_path, "narrow", "mae", "full", {"mae": {"full": 60.0}}, decoder_width=32)
+    default = _part(tmp_path, "default", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})
+    with pytest.raises(DataError, match=r"another budget .*'decoder_width': \(32, 64\)"):
+        study.main(["--out", str(tmp_path / "out"), "--merge", narrow, default])
+    for bad in ("0", "30"):  # not a multiple of the decoder's 4 heads
+        with pytest.raises(SystemExit):
+            study.main(["--decoder-width", bad, "--out", str(tmp_path / "x")])
+
+    res = _probe_only_result()
+    res["config"]["decoder_width"], res["decoder"]["decoder_embed_dim"] = 128, 128
+    (tmp_path / "out").mkdir()
+    text = open(write_report(res, str(tmp_path / "out"))).read()
+    assert "--decoder-width 128`" in text and "MAE decoder\n2 blocks x 128" in text
+    assert "--decoder-depth" not in text and "--patch-size" not in text  # defaults are not named
+
+
 def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch, capsys):
     """tools/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
     probe's lr (never on the test images), a separable problem is solved, and both encoders and both

@@ -47,7 +47,7 @@ from tools.study_report import EVALS, PARTIAL_X, names, write_report
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
 ARCH = dict(img_size=28, patch_size=BUDGET_DEFAULTS["patch_size"], in_chans=1, embed_dim=128, depth=4, num_heads=4)
-DECODER = dict(decoder_embed_dim=64, decoder_depth=BUDGET_DEFAULTS["decoder_depth"], decoder_num_heads=4)
+DECODER = dict(decoder_embed_dim=BUDGET_DEFAULTS["decoder_width"], decoder_depth=BUDGET_DEFAULTS["decoder_depth"], decoder_num_heads=4)
 # What the loops below train, unless `args.spec` replaces it (`mae ablate --scale`, configs/ablate/):
 # the encoder, default decoder, per-channel normalisation and class count.
 FMNIST_SPEC = dict(arch=ARCH, decoder=DECODER, mean=MEAN, std=STD, num_classes=10)
@@ -329,9 +329,11 @@ def machine() -> str:
 
 
 def study_decoder(args) -> dict:
-    """The study's MAE decoder: DECODER with `--decoder-depth` (the paper's Table 1a: a deeper decoder
-    gives the encoder more abstract features, and so a better linear probe)."""
-    return {**DECODER, "decoder_depth": args.decoder_depth}
+    """The study's MAE decoder: DECODER with `--decoder-depth` and `--decoder-width` (the paper's Tables
+    1a and 1b: a deeper or wider decoder leaves the encoder more abstract features, and so a better
+    linear probe)."""
+    return {**DECODER, "decoder_depth": args.decoder_depth,
+            "decoder_embed_dim": getattr(args, "decoder_width", DECODER["decoder_embed_dim"])}
 
 
 def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
@@ -376,7 +378,9 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=256, help="batch size of every stage; lrs scale by batch/256")
     p.add_argument("--mae-blr", type=float, default=1.5e-4 * 8, help="pretraining base lr (x batch/256)")
     p.add_argument("--decoder-depth", type=int, default=DECODER["decoder_depth"],
-                   help="MAE decoder blocks (64 wide); the paper's default is 8")
+                   help="MAE decoder blocks; the paper's default is 8")
+    p.add_argument("--decoder-width", type=int, default=DECODER["decoder_embed_dim"],
+                   help="MAE decoder width (a multiple of its 4 heads); the paper's is half the encoder's")
     p.add_argument("--patch-size", type=int, default=ARCH["patch_size"],
                    help="ViT patch size on the 28-px images (must divide 28); fewer tokens make an epoch cheaper")
     p.add_argument("--ft-blr", type=float, default=1e-3, help="fine-tuning base lr (x batch/256)")
@@ -420,6 +424,8 @@ def main(argv=None) -> None:
         p.error(f"--probe-refits must be at least 1, got {args.probe_refits}")
     if args.decoder_depth < 1:
         p.error(f"--decoder-depth must be at least 1, got {args.decoder_depth}")
+    if args.decoder_width < 1 or args.decoder_width % DECODER["decoder_num_heads"]:
+        p.error(f"--decoder-width must be a positive multiple of {DECODER['decoder_num_heads']}, got {args.decoder_width}")
     if args.patch_size < 1 or ARCH["img_size"] % args.patch_size:
         p.error(f"--patch-size must divide the {ARCH['img_size']}-px images, got {args.patch_size}")
     inits = subset("inits", args.inits, ["mae", "random"])

@@ -106,12 +106,9 @@ def write_report(res: dict, out: str) -> str:
     cmd = ("python -m tools.study_classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
     cmd += f" --probe-refits {len(refit_seeds(res)) or 1}"
-    depth = c.get("decoder_depth", BUDGET_DEFAULTS["decoder_depth"])
-    if depth != BUDGET_DEFAULTS["decoder_depth"]:
-        cmd += f" --decoder-depth {depth}"
-    patch = c.get("patch_size", BUDGET_DEFAULTS["patch_size"])
-    if patch != BUDGET_DEFAULTS["patch_size"]:
-        cmd += f" --patch-size {patch}"
+    for key in ("decoder_depth", "decoder_width", "patch_size"):  # flags added later: named when not the default
+        if c.get(key, BUDGET_DEFAULTS[key]) != BUDGET_DEFAULTS[key]:
+            cmd += f" --{key.replace('_', '-')} {c[key]}"
     if c.get("evals") != "merged":  # one process that ran a subset: its command says so
         for flag, every in (("inits", {"mae", "random"}), ("evals", set(EVALS))):
             if c.get(flag) and {v.strip() for v in c[flag].split(",")} != every:
