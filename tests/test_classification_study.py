@@ -310,6 +310,43 @@ def test_decoder_width_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     assert "--decoder-depth" not in text and "--patch-size" not in text  # defaults are not named
 
 
+def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and_the_probe_tools(tmp_path, monkeypatch):
+    """--embed-dim: the MAE and the random-init encoder are built that wide, the saved encoder's key
+    carries it (so the probe tools rebuild it), processes of other widths are not merged even for
+    random init, and the report's command and setup say it."""
+    from argparse import Namespace
+    import tools.study_classification as study
+    from tools.study_report import write_report
+
+    built = []
+    real = study.MaskedAutoencoder
+    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(kw["embed_dim"]) or real(**kw))
+    imgs = torch.randint(0, 255, (32, 28, 28), dtype=torch.uint8)
+    args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=32, decoder_depth=2,
+                     patch_size=7, embed_dim=64)
+    study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
+    blob = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)
+    assert built == [64] and (blob["settings"]["embed_dim"], blob["settings"]["patch_size"]) == (64, 7)
+    spec = study.saved_encoder_spec(blob)
+    assert (spec["arch"]["embed_dim"], spec["arch"]["patch_size"]) == (64, 7)
+    probe = study.probe_model(blob["state"], "avg", spec)  # the saved encoder loads into the probe's ViT
+    assert probe.pos_embed.shape == (1, 17, 64)
+    assert study.probe_model(None, "cls", study.spec_of(args)).pos_embed.shape == (1, 17, 64)  # random init too
+
+    wide = _part(tmp_path, "wide", "random", "full", {"random": {"full": 55.0}}, embed_dim=64)
+    default = _part(tmp_path, "default", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})
+    with pytest.raises(DataError, match=r"another budget .*'embed_dim': \(128, 64\)"):
+        study.main(["--out", str(tmp_path / "out"), "--merge", wide, default])
+    with pytest.raises(SystemExit):
+        study.main(["--embed-dim", "30", "--out", str(tmp_path / "x")])
+
+    res = _probe_only_result()
+    res["config"]["embed_dim"], res["arch"]["embed_dim"] = 192, 192
+    (tmp_path / "out").mkdir()
+    text = open(write_report(res, str(tmp_path / "out"))).read()
+    assert "--embed-dim 192`" in text and "192 wide" in text
+
+
 def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch, capsys):
     """tools/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
     probe's lr (never on the test images), a separable problem is solved, and both encoders and both

@@ -46,7 +46,9 @@ from tools.study_report import EVALS, PARTIAL_X, names, write_report
 
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
-ARCH = dict(img_size=28, patch_size=BUDGET_DEFAULTS["patch_size"], in_chans=1, embed_dim=128, depth=4, num_heads=4)
+ARCH = dict(img_size=28, patch_size=BUDGET_DEFAULTS["patch_size"], in_chans=1, embed_dim=BUDGET_DEFAULTS["embed_dim"],
+            depth=4, num_heads=4)
+ENCODER_FLAGS = ("patch_size", "embed_dim")  # `--patch-size`, `--embed-dim`: they change both encoders
 DECODER = dict(decoder_embed_dim=BUDGET_DEFAULTS["decoder_width"], decoder_depth=BUDGET_DEFAULTS["decoder_depth"], decoder_num_heads=4)
 # What the loops below train, unless `args.spec` replaces it (`mae ablate --scale`, configs/ablate/):
 # the encoder, default decoder, per-channel normalisation and class count.
@@ -76,19 +78,17 @@ def load_fmnist(root: str = None) -> dict:
 
 def spec_of(args) -> dict:
     """The data and model spec: a caller's own (`mae ablate`'s scales), else Fashion-MNIST's with
-    `--patch-size` (both the MAE and the random-init encoder are built with it)."""
+    `--patch-size` and `--embed-dim` (both the MAE and the random-init encoder are built with them)."""
     if getattr(args, "spec", None):
         return args.spec
-    patch = getattr(args, "patch_size", None)
-    if patch is None or patch == ARCH["patch_size"]:
-        return FMNIST_SPEC
-    return {**FMNIST_SPEC, "arch": {**ARCH, "patch_size": patch}}
+    changed = {k: getattr(args, k) for k in ENCODER_FLAGS if getattr(args, k, None) not in (None, ARCH[k])}
+    return {**FMNIST_SPEC, "arch": {**ARCH, **changed}} if changed else FMNIST_SPEC
 
 
 def saved_encoder_spec(blob: dict) -> dict:
-    """The spec of an encoder saved by `pretrained_encoder` (its settings name a patch size only when
-    it is not the default), for the tools that probe such a file."""
-    return spec_of(argparse.Namespace(patch_size=blob.get("settings", {}).get("patch_size")))
+    """The spec of an encoder saved by `pretrained_encoder` (its settings name a patch size or width
+    only when it is not the default), for the tools that probe such a file."""
+    return spec_of(argparse.Namespace(**{k: blob.get("settings", {}).get(k) for k in ENCODER_FLAGS}))
 
 
 def normalise(x: torch.Tensor, spec: dict = None) -> torch.Tensor:
@@ -344,9 +344,8 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
     decoder = study_decoder(args)
     if decoder != DECODER:  # only then, so that encoders saved before the flag existed are still reused
         key["decoder"] = decoder
-    patch = spec_of(args)["arch"]["patch_size"]
-    if patch != ARCH["patch_size"]:  # the same
-        key["patch_size"] = patch
+    arch = spec_of(args)["arch"]
+    key.update({k: arch[k] for k in ENCODER_FLAGS if arch[k] != ARCH[k]})  # the same, for the encoder flags
     path = os.path.join(args.out, "mae_encoder.pth")
     if os.path.isfile(path):
         blob = torch.load(path, map_location=device, weights_only=True)
@@ -383,6 +382,8 @@ def main(argv=None) -> None:
                    help="MAE decoder width (a multiple of its 4 heads); the paper's is half the encoder's")
     p.add_argument("--patch-size", type=int, default=ARCH["patch_size"],
                    help="ViT patch size on the 28-px images (must divide 28); fewer tokens make an epoch cheaper")
+    p.add_argument("--embed-dim", type=int, default=ARCH["embed_dim"],
+                   help="ViT width (a multiple of its 4 heads); the linear probes read features this wide")
     p.add_argument("--ft-blr", type=float, default=1e-3, help="fine-tuning base lr (x batch/256)")
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
     p.add_argument("--seed", type=int, default=0, help="one seed for every stage")
@@ -426,6 +427,8 @@ def main(argv=None) -> None:
         p.error(f"--decoder-depth must be at least 1, got {args.decoder_depth}")
     if args.decoder_width < 1 or args.decoder_width % DECODER["decoder_num_heads"]:
         p.error(f"--decoder-width must be a positive multiple of {DECODER['decoder_num_heads']}, got {args.decoder_width}")
+    if args.embed_dim < 1 or args.embed_dim % ARCH["num_heads"]:
+        p.error(f"--embed-dim must be a positive multiple of {ARCH['num_heads']}, got {args.embed_dim}")
     if args.patch_size < 1 or ARCH["img_size"] % args.patch_size:
         p.error(f"--patch-size must divide the {ARCH['img_size']}-px images, got {args.patch_size}")
     inits = subset("inits", args.inits, ["mae", "random"])

@@ -106,7 +106,7 @@ def write_report(res: dict, out: str) -> str:
     cmd = ("python -m tools.study_classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
     cmd += f" --probe-refits {len(refit_seeds(res)) or 1}"
-    for key in ("decoder_depth", "decoder_width", "patch_size"):  # flags added later: named when not the default
+    for key in ("decoder_depth", "decoder_width", "patch_size", "embed_dim"):  # flags added later: named when not the default
         if c.get(key, BUDGET_DEFAULTS[key]) != BUDGET_DEFAULTS[key]:
             cmd += f" --{key.replace('_', '-')} {c[key]}"
     if c.get("evals") != "merged":  # one process that ran a subset: its command says so
