@@ -347,6 +347,47 @@ def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and
     assert "--embed-dim 192`" in text and "192 wide" in text
 
 
+def test_mask_ratio_and_crop_min_reach_the_pretraining_the_saved_key_the_merge_and_the_report(tmp_path, monkeypatch):
+    """--mask-ratio and --crop-min change only the MAE's pretraining: the MAE masks that share and crops
+    at least that area, an encoder saved otherwise is not reused, MAE processes that differ are not
+    merged while random-init ones still join, and the report's setup and command say them."""
+    from argparse import Namespace
+    import tools.study_classification as study
+    from tools.study_report import write_report
+
+    ratios, scales = [], []
+    real_mae, real_aug = study.MaskedAutoencoder, study.augment
+    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: ratios.append(kw["mask_ratio"]) or real_mae(**kw))
+    monkeypatch.setattr(study, "augment", lambda x, scale, gen=None: scales.append(scale) or real_aug(x, scale, gen))
+    imgs = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
+    args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2,
+                     patch_size=7)
+    study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})  # a caller without the flags
+    assert ratios == [0.75] and set(scales) == {(0.2, 1.0)}
+    assert not {"mask_ratio", "crop_min"} & set(torch.load(tmp_path / "mae_encoder.pth", weights_only=True)["settings"])
+    args.mask_ratio, args.crop_min = 0.5, 0.6
+    study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
+    settings = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)["settings"]
+    assert ratios == [0.75, 0.5] and scales[-1] == (0.6, 1.0)
+    assert (settings["mask_ratio"], settings["crop_min"]) == (0.5, 0.6)
+
+    half = _part(tmp_path, "half", "mae", "full", {"mae": {"full": 60.0}}, mask_ratio=0.5)
+    default = _part(tmp_path, "default", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})
+    random = _part(tmp_path, "random", "random", "full", {"random": {"full": 55.0}})
+    with pytest.raises(DataError, match=r"another budget .*'mask_ratio': \(0.5, 0.75\)"):
+        study.main(["--out", str(tmp_path / "out"), "--merge", half, default])
+    study.main(["--out", str(tmp_path / "out"), "--merge", half, random])
+    for flag, bad in (("--mask-ratio", "1"), ("--mask-ratio", "0"), ("--crop-min", "0"), ("--crop-min", "1.5")):
+        with pytest.raises(SystemExit):
+            study.main([flag, bad, "--out", str(tmp_path / "x")])
+
+    res = _probe_only_result()
+    res["config"].update(mask_ratio=0.5, crop_min=0.6)
+    text = open(write_report(res, str(tmp_path / "out"))).read()
+    assert "--mask-ratio 0.5 --crop-min 0.6`" in text
+    assert "mask ratio 0.5," in text and "resized crop (0.6-1) + flip" in text
+
+
 def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch, capsys):
     """tools/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
     probe's lr (never on the test images), a separable problem is solved, and both encoders and both

@@ -49,6 +49,7 @@ MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
 ARCH = dict(img_size=28, patch_size=BUDGET_DEFAULTS["patch_size"], in_chans=1, embed_dim=BUDGET_DEFAULTS["embed_dim"],
             depth=4, num_heads=4)
 ENCODER_FLAGS = ("patch_size", "embed_dim")  # `--patch-size`, `--embed-dim`: they change both encoders
+PRETRAIN_FLAGS = ("mask_ratio", "crop_min")  # `--mask-ratio`, `--crop-min`: they change only the MAE pretraining
 DECODER = dict(decoder_embed_dim=BUDGET_DEFAULTS["decoder_width"], decoder_depth=BUDGET_DEFAULTS["decoder_depth"], decoder_num_heads=4)
 # What the loops below train, unless `args.spec` replaces it (`mae ablate --scale`, configs/ablate/):
 # the encoder, default decoder, per-channel normalisation and class count.
@@ -144,13 +145,19 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def pretrain_setting(args, key: str):
+    """`--mask-ratio` / `--crop-min`, or the default for callers without them (`mae ablate`'s arms)."""
+    return getattr(args, key, BUDGET_DEFAULTS[key])
+
+
 def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=None, transform=None) -> tuple:
     """`model_kw` overrides MaskedAutoencoder arguments (the ablation arms of `mae ablate`), `setup(mae)`
     runs before training (a PCA target's basis), `transform(idx, epoch)` gives the augmented uint8
     images x[idx] in place of the batched crop + flip (the augmentation ablation)."""
     torch.manual_seed(args.seed)
     spec = spec_of(args)
-    kw = {**spec["arch"], **spec["decoder"], "norm_pix_loss": True, "mask_ratio": 0.75, **(model_kw or {})}
+    kw = {**spec["arch"], **spec["decoder"], "norm_pix_loss": True, "mask_ratio": pretrain_setting(args, "mask_ratio"),
+          **(model_kw or {})}
     mae = MaskedAutoencoder(**kw).to(device)
     if setup is not None:
         setup(mae)
@@ -168,7 +175,7 @@ def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=Non
             if transform:
                 imgs = normalise(transform(idx, epoch), spec)
             else:
-                imgs = augment(normalise(x[idx], spec), (0.2, 1.0), aug_gen)
+                imgs = augment(normalise(x[idx], spec), (pretrain_setting(args, "crop_min"), 1.0), aug_gen)
             with autocast(device):
                 loss, _, _ = mae.forward_mae(imgs)
             opt.zero_grad(set_to_none=True)
@@ -346,6 +353,7 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
         key["decoder"] = decoder
     arch = spec_of(args)["arch"]
     key.update({k: arch[k] for k in ENCODER_FLAGS if arch[k] != ARCH[k]})  # the same, for the encoder flags
+    key.update({k: pretrain_setting(args, k) for k in PRETRAIN_FLAGS if pretrain_setting(args, k) != BUDGET_DEFAULTS[k]})
     path = os.path.join(args.out, "mae_encoder.pth")
     if os.path.isfile(path):
         blob = torch.load(path, map_location=device, weights_only=True)
@@ -384,6 +392,10 @@ def main(argv=None) -> None:
                    help="ViT patch size on the 28-px images (must divide 28); fewer tokens make an epoch cheaper")
     p.add_argument("--embed-dim", type=int, default=ARCH["embed_dim"],
                    help="ViT width (a multiple of its 4 heads); the linear probes read features this wide")
+    p.add_argument("--mask-ratio", type=float, default=BUDGET_DEFAULTS["mask_ratio"],
+                   help="share of the patches the MAE masks in pretraining (the paper's Figure 5)")
+    p.add_argument("--crop-min", type=float, default=BUDGET_DEFAULTS["crop_min"],
+                   help="smallest area of the pretraining's random resized crop (the paper's Table 1e)")
     p.add_argument("--ft-blr", type=float, default=1e-3, help="fine-tuning base lr (x batch/256)")
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
     p.add_argument("--seed", type=int, default=0, help="one seed for every stage")
@@ -429,6 +441,10 @@ def main(argv=None) -> None:
         p.error(f"--decoder-width must be a positive multiple of {DECODER['decoder_num_heads']}, got {args.decoder_width}")
     if args.embed_dim < 1 or args.embed_dim % ARCH["num_heads"]:
         p.error(f"--embed-dim must be a positive multiple of {ARCH['num_heads']}, got {args.embed_dim}")
+    if not 0 < args.mask_ratio < 1:
+        p.error(f"--mask-ratio must be between 0 and 1, got {args.mask_ratio}")
+    if not 0 < args.crop_min <= 1:
+        p.error(f"--crop-min must be in (0, 1], got {args.crop_min}")
     if args.patch_size < 1 or ARCH["img_size"] % args.patch_size:
         p.error(f"--patch-size must divide the {ARCH['img_size']}-px images, got {args.patch_size}")
     inits = subset("inits", args.inits, ["mae", "random"])

@@ -99,6 +99,11 @@ def refit_seeds(res: dict) -> list:
                  if d.get("refit_seeds")), [])
 
 
+def setting(config: dict, key: str):
+    """A flag's value in a study's config, or its default for results made before the flag existed."""
+    return config.get(key, BUDGET_DEFAULTS[key])
+
+
 def write_report(res: dict, out: str) -> str:
     c, a = res["config"], res["arch"]
     files = names(c.get("label"))
@@ -106,8 +111,8 @@ def write_report(res: dict, out: str) -> str:
     cmd = ("python -m tools.study_classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
     cmd += f" --probe-refits {len(refit_seeds(res)) or 1}"
-    for key in ("decoder_depth", "decoder_width", "patch_size", "embed_dim"):  # flags added later: named when not the default
-        if c.get(key, BUDGET_DEFAULTS[key]) != BUDGET_DEFAULTS[key]:
+    for key in ("decoder_depth", "decoder_width", "patch_size", "embed_dim", "mask_ratio", "crop_min"):  # flags added later: named when not the default
+        if setting(c, key) != BUDGET_DEFAULTS[key]:
             cmd += f" --{key.replace('_', '-')} {c[key]}"
     if c.get("evals") != "merged":  # one process that ran a subset: its command says so
         for flag, every in (("inits", {"mae", "random"}), ("evals", set(EVALS))):
@@ -131,10 +136,10 @@ the same for every run. Total time {sum(secs.values()):.0f} s.
 
 **Setup.** A ViT with patch {a['patch_size']} on the 28x28 grey images ({(a['img_size'] // a['patch_size']) ** 2}
 tokens), {a['embed_dim']} wide, {a['depth']} blocks, {a['num_heads']} heads; MAE decoder
-{res['decoder']['decoder_depth']} blocks x {res['decoder']['decoder_embed_dim']}, mask ratio 0.75,
+{res['decoder']['decoder_depth']} blocks x {res['decoder']['decoder_embed_dim']}, mask ratio {setting(c, 'mask_ratio'):g},
 normalised-pixel loss. Pretraining: {c['pretrain_epochs']} epochs on the {res['train_images']} training images (labels
 unused), AdamW (0.9, 0.95), wd 0.05, lr {c['mae_blr']:g} x batch/256, batch {c['batch']}, random
-resized crop (0.2-1) + flip. Every evaluation uses the 10k test images once, at the end; nothing
+resized crop ({setting(c, 'crop_min'):g}-1) + flip. Every evaluation uses the 10k test images once, at the end; nothing
 was tuned on them.
 - Linear probe: frozen encoder (eval mode), BatchNorm1d without affine + linear head, LARS (no
   weight decay), {c['probe_epochs']} epochs on features cached once per image (no augmentation); class-token
