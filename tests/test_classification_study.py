@@ -465,7 +465,7 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
 
     with pytest.raises(SystemExit):
         study.main(["--patch-size", "5", "--out", str(tmp_path / "x")])
-    assert "--patch-size must divide the 28-px images" in capsys.readouterr().err
+    assert "--patch-size must be a divisor of the 28-px images" in capsys.readouterr().err
 
     four = _part(tmp_path, "four", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})  # no patch key
     seven = _part(tmp_path, "seven", "random", "full", {"random": {"full": 55.0}}, patch_size=7)

@@ -433,20 +433,19 @@ def main(argv=None) -> None:
         return picked
 
     evals = subset("evals", args.evals, list(EVALS))
-    if args.probe_refits < 1:
-        p.error(f"--probe-refits must be at least 1, got {args.probe_refits}")
-    if args.decoder_depth < 1:
-        p.error(f"--decoder-depth must be at least 1, got {args.decoder_depth}")
-    if args.decoder_width < 1 or args.decoder_width % DECODER["decoder_num_heads"]:
-        p.error(f"--decoder-width must be a positive multiple of {DECODER['decoder_num_heads']}, got {args.decoder_width}")
-    if args.embed_dim < 1 or args.embed_dim % ARCH["num_heads"]:
-        p.error(f"--embed-dim must be a positive multiple of {ARCH['num_heads']}, got {args.embed_dim}")
-    if not 0 < args.mask_ratio < 1:
-        p.error(f"--mask-ratio must be between 0 and 1, got {args.mask_ratio}")
-    if not 0 < args.crop_min <= 1:
-        p.error(f"--crop-min must be in (0, 1], got {args.crop_min}")
-    if args.patch_size < 1 or ARCH["img_size"] % args.patch_size:
-        p.error(f"--patch-size must divide the {ARCH['img_size']}-px images, got {args.patch_size}")
+    dec_heads, heads, img = DECODER["decoder_num_heads"], ARCH["num_heads"], ARCH["img_size"]
+    for flag, ok, need in (("probe-refits", args.probe_refits >= 1, "at least 1"),
+                           ("decoder-depth", args.decoder_depth >= 1, "at least 1"),
+                           ("decoder-width", args.decoder_width >= 1 and args.decoder_width % dec_heads == 0,
+                            f"a positive multiple of {dec_heads}"),
+                           ("embed-dim", args.embed_dim >= 1 and args.embed_dim % heads == 0,
+                            f"a positive multiple of {heads}"),
+                           ("mask-ratio", 0 < args.mask_ratio < 1, "between 0 and 1"),
+                           ("crop-min", 0 < args.crop_min <= 1, "in (0, 1]"),
+                           ("patch-size", args.patch_size >= 1 and img % args.patch_size == 0,
+                            f"a divisor of the {img}-px images")):
+        if not ok:
+            p.error(f"--{flag} must be {need}, got {getattr(args, flag.replace('-', '_'))}")
     inits = subset("inits", args.inits, ["mae", "random"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_fmnist(args.data)
