@@ -4,9 +4,9 @@
 
 Each DIR is a probe-only run of the study (`python -m tools.study_classification --out DIR --inits mae
 --evals probe --probe-refits 1 ...`, or `--inits random` for the reference encoder). Its row gives
-what the run changed against the first MAE run given, its pretraining time, and the best held-out
-top-1 of each probe (the held-out sixth of the training images on which the study picks the probe's
-lr), with the gap to the random-init encoder of the same architecture and probe budget. Test-image
+what the run changed against the first MAE run given, its pretraining time, and each probe's held-out
+top-1 at the lr the study refit it with (on the held-out sixth of the training images where it picks
+that lr), with the gap to the random-init encoder of the same architecture and probe budget. Test-image
 scores are left out on purpose: pilots choose the next run, and only held-out images may choose.
 Writes probe_pilots[_TITLE].json and its own section of RESULTS.md in --out.
 """
@@ -35,9 +35,11 @@ def read_run(d: str) -> dict:
 
 
 def held_out(res: dict, init: str) -> dict:
-    """{pool: best held-out top-1 over the lrs tried}, or {} when this run did not probe `init`."""
+    """{pool: held-out top-1 at the lr the probe was refit with}, or {} when this run did not probe
+    `init`. That is the best lr tried unless its refit on all training images diverged and the study
+    fell back to the next (refit_probe): the score of the probe the study really reports."""
     lrs = res.get(init, {}).get("probe_lr", {})
-    return {pool: max(d["held_out_top1"].values()) for pool, d in lrs.items()}
+    return {pool: d["held_out_top1"][str(float(d["base_lr"]))] for pool, d in lrs.items()}
 
 
 def pilot_table(dirs: list) -> list:
@@ -72,13 +74,13 @@ def signed(v) -> str:
     return "-" if v is None else f"{v:+.2f}"
 
 
-def markdown(rows: list, title: str, command: str) -> str:
+def markdown(rows: list, title: str, command: str, notes: tuple = ()) -> str:
     ref = rows[0]
     lines = [f"# Probe pilots: {title}", "",
              f"Made by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from probe-only runs of "
-             "the classification study (one refit each). Scores are the best held-out top-1 over the probe's lrs, on "
-             "the held-out sixth of the training images where the study picks the lr; the test images were not "
-             "looked at to choose. Gap = MAE minus the random-init encoder of the same architecture.", "",
+             "the classification study (one refit each). Scores are held-out top-1 at the lr each probe was refit "
+             "with (the best of the lrs tried, or the next where that one diverged when refit), on the held-out "
+             "sixth of the training images where the study picks the lr; the test images were not looked at to choose. Gap = MAE minus the random-init encoder of the same architecture.", "",
              "| run | changed against the first | pretraining s | MAE cls | MAE avg | random cls | random avg | gap cls | gap avg |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -89,7 +91,7 @@ def markdown(rows: list, title: str, command: str) -> str:
     machines = sorted({r["machine"] for r in rows})
     lines += ["", f"Reference settings: those of `{os.path.basename(ref['run'].rstrip('/'))}`. Machines: "
               + "; ".join(machines) + ". Pretraining times are those of each process; runs side by side "
-              "shared the cores.", ""]
+              "shared the cores."] + [f"- {n}" for n in notes] + [""]
     return "\n".join(lines)
 
 
@@ -98,6 +100,8 @@ def main(argv=None) -> list:
     p.add_argument("dirs", nargs="+", metavar="DIR", help="--out folders of probe-only study runs")
     p.add_argument("--out", default="docs", help="where probe_pilots*.json and RESULTS.md go")
     p.add_argument("--title", required=True, help="what the pilots share, for the section title")
+    p.add_argument("--note", action="append", default=[], metavar="TEXT",
+                   help="a sentence under the table (what the pilots show); repeatable")
     args = p.parse_args(argv)
     try:
         rows = pilot_table(args.dirs)
@@ -108,7 +112,7 @@ def main(argv=None) -> list:
     with open(os.path.join(args.out, f"probe_pilots_{slug}.json"), "w") as f:
         json.dump(rows, f, indent=1)
     command = "python -m tools.probe_pilots " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    text = markdown(rows, args.title, command)
+    text = markdown(rows, args.title, command, args.note)
     put_section(os.path.join(args.out, "RESULTS.md"), text)
     print(text)
     return rows
