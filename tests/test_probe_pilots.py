@@ -46,6 +46,7 @@ def test_pilot_table_gaps_changes_and_refusals(tmp_path, capsys):
     text = (out / "RESULTS.md").read_text()  # rerun: its section is replaced, with the notes under the table
     assert text.count("# Probe pilots: patch 7, 20 epochs") == 1 and "| deep |" not in text
     assert text.index("| ref | reference |") < text.index("- First.") < text.index("- Second.")
+    assert text.count("First.") == 1 and "--title 'patch 7, 20 epochs' --note ... --note ...`" in text
 
     for argv, says in (([wide, rnd], "no random-init run"), ([rnd], "none of the runs probed an MAE"),
                        ([ref, str(tmp_path / "missing")], "holds 0 study results files")):

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shlex
-import sys
 import time
 
 from pretrain.data import DataError
@@ -111,7 +110,10 @@ def main(argv=None) -> list:
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"probe_pilots_{slug}.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    command = "python -m tools.probe_pilots " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python -m tools.probe_pilots " + " ".join(shlex.quote(a) for a in [*args.dirs, "--out", args.out,
+                                                                                  "--title", args.title])
+    if args.note:  # the sentences are under the table: the command names them, not again in full
+        command += " --note ..." * len(args.note)
     text = markdown(rows, args.title, command, args.note)
     put_section(os.path.join(args.out, "RESULTS.md"), text)
     print(text)
