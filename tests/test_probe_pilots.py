@@ -11,7 +11,8 @@ def _run(tmp_path, name, init, held, **config):
     base.update(config)
     lrs = {pool: {"base_lr": 10.0, "held_out_top1": {"1.0": v - 1, "10.0": v}, "refit_test_top1": [99.0]}
            for pool, v in held.items()}
-    res = {"config": base, "machine": "no GPU; CPU test, 1 torch thread", "seconds": {"pretrain": 10.0} if init == "mae" else {},
+    res = {"config": base, "machine": "no GPU; CPU test, 1 torch thread",
+           "seconds": {"pretrain": 10.0} if init == "mae" else {},
            init: {"probe_lr": lrs, "probe": {pool: 99.0 for pool in held}}}
     d = tmp_path / name
     d.mkdir()

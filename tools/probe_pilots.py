@@ -18,7 +18,7 @@ import shlex
 import time
 
 from pretrain.data import DataError
-from tools.study_merge import BUDGET_KEYS, _budget
+from tools.study_merge import BUDGET_KEYS, budget_of
 from tools.study_report import put_section
 
 # what a random-init probe depends on: its encoder and the probe's own budget (not the pretraining)
@@ -26,7 +26,8 @@ RANDOM_KEYS = ("patch_size", "embed_dim", "seed", "probe_epochs", "batch", "limi
 
 
 def read_run(d: str) -> dict:
-    found = [f for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] if os.path.isdir(d) else []
+    found = [f for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
+        if os.path.isdir(d) else []
     if len(found) != 1:
         raise DataError(f"{d} holds {len(found)} study results files (study_results*.json), not one")
     with open(os.path.join(d, found[0])) as f:
@@ -46,17 +47,17 @@ def pilot_table(dirs: list) -> list:
     randoms = {}
     for d, res in runs:
         if held_out(res, "random"):
-            key = tuple(_budget(res["config"])[k] for k in RANDOM_KEYS)
+            key = tuple(budget_of(res["config"])[k] for k in RANDOM_KEYS)
             if key in randoms and randoms[key][1] != held_out(res, "random"):
                 raise DataError(f"{d} and {randoms[key][0]} probe the same random-init encoder with other results")
             randoms[key] = (d, held_out(res, "random"))
     maes = [(d, res) for d, res in runs if held_out(res, "mae")]
     if not maes:
         raise DataError("none of the runs probed an MAE encoder (--inits mae --evals probe)")
-    reference = _budget(maes[0][1]["config"])
+    reference = budget_of(maes[0][1]["config"])
     rows = []
     for d, res in maes:
-        budget = _budget(res["config"])
+        budget = budget_of(res["config"])
         key = tuple(budget[k] for k in RANDOM_KEYS)
         if key not in randoms:
             raise DataError(f"{d}: no random-init run among the arguments with its encoder and probe budget "
@@ -79,8 +80,10 @@ def markdown(rows: list, title: str, command: str, notes: tuple = ()) -> str:
              f"Made by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from probe-only runs of "
              "the classification study (one refit each). Scores are held-out top-1 at the lr each probe was refit "
              "with (the best of the lrs tried, or the next where that one diverged when refit), on the held-out "
-             "sixth of the training images where the study picks the lr; the test images were not looked at to choose. Gap = MAE minus the random-init encoder of the same architecture.", "",
-             "| run | changed against the first | pretraining s | MAE cls | MAE avg | random cls | random avg | gap cls | gap avg |",
+             "sixth of the training images where the study picks the lr; the test images were not looked at to "
+             "choose. Gap = MAE minus the random-init encoder of the same architecture.", "",
+             "| run | changed against the first | pretraining s | MAE cls | MAE avg | random cls | random avg "
+             "| gap cls | gap avg |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         changed = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in r["changed"].items())

@@ -50,7 +50,8 @@ ARCH = dict(img_size=28, patch_size=BUDGET_DEFAULTS["patch_size"], in_chans=1, e
             depth=4, num_heads=4)
 ENCODER_FLAGS = ("patch_size", "embed_dim")  # `--patch-size`, `--embed-dim`: they change both encoders
 PRETRAIN_FLAGS = ("mask_ratio", "crop_min")  # `--mask-ratio`, `--crop-min`: they change only the MAE pretraining
-DECODER = dict(decoder_embed_dim=BUDGET_DEFAULTS["decoder_width"], decoder_depth=BUDGET_DEFAULTS["decoder_depth"], decoder_num_heads=4)
+DECODER = dict(decoder_embed_dim=BUDGET_DEFAULTS["decoder_width"], decoder_depth=BUDGET_DEFAULTS["decoder_depth"],
+               decoder_num_heads=4)
 # What the loops below train, unless `args.spec` replaces it (`mae ablate --scale`, configs/ablate/):
 # the encoder, default decoder, per-channel normalisation and class count.
 FMNIST_SPEC = dict(arch=ARCH, decoder=DECODER, mean=MEAN, std=STD, num_classes=10)
@@ -353,7 +354,8 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
         key["decoder"] = decoder
     arch = spec_of(args)["arch"]
     key.update({k: arch[k] for k in ENCODER_FLAGS if arch[k] != ARCH[k]})  # the same, for the encoder flags
-    key.update({k: pretrain_setting(args, k) for k in PRETRAIN_FLAGS if pretrain_setting(args, k) != BUDGET_DEFAULTS[k]})
+    key.update({k: pretrain_setting(args, k) for k in PRETRAIN_FLAGS
+                if pretrain_setting(args, k) != BUDGET_DEFAULTS[k]})
     path = os.path.join(args.out, "mae_encoder.pth")
     if os.path.isfile(path):
         blob = torch.load(path, map_location=device, weights_only=True)

@@ -18,7 +18,9 @@ BUDGET_DEFAULTS = {"decoder_depth": 2, "decoder_width": 64, "patch_size": 4, "em
                    "crop_min": 0.2}
 
 
-def _budget(config: dict) -> dict:
+def budget_of(config: dict) -> dict:
+    """A run's budget, with the defaults of flags added after it ran (what the merge and
+    tools/probe_pilots compare)."""
     return {k: config[k] if k in config else BUDGET_DEFAULTS[k] for k in BUDGET_KEYS}
 
 
@@ -41,10 +43,10 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), note
     # the report's settings (pretraining, decoder) are those of the first process that measured the MAE
     first_dir, res = next(((d, part) for d, part in parts if part.get("mae")), parts[0])
     res = copy.deepcopy(res)
-    budget = _budget(res["config"])
+    budget = budget_of(res["config"])
     res["seconds"], res["notes"], shares = {}, [], []  # notes: each part's own, then the merge's
     for d, part in parts:
-        other = _budget(part["config"])
+        other = budget_of(part["config"])
         keys = [k for k in BUDGET_KEYS if part.get("mae") or k not in PRETRAIN_KEYS]
         diff = {k: (budget[k], other[k]) for k in keys if budget[k] != other[k]}
         if diff:
