@@ -13,25 +13,15 @@ Writes probe_pilots[_TITLE].json and its own section of RESULTS.md in --out.
 import argparse
 import json
 import os
-import re
 import shlex
 import time
 
 from pretrain.data import DataError
-from tools.study_merge import BUDGET_KEYS, budget_of
-from tools.study_report import put_section
+from tools.study_merge import BUDGET_KEYS, budget_of, read_results
+from tools.study_report import put_section, slug
 
 # what a random-init probe depends on: its encoder and the probe's own budget (not the pretraining)
 RANDOM_KEYS = ("patch_size", "embed_dim", "seed", "probe_epochs", "batch", "limit")
-
-
-def read_run(d: str) -> dict:
-    found = [f for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
-        if os.path.isdir(d) else []
-    if len(found) != 1:
-        raise DataError(f"{d} holds {len(found)} study results files (study_results*.json), not one")
-    with open(os.path.join(d, found[0])) as f:
-        return json.load(f)
 
 
 def held_out(res: dict, init: str) -> dict:
@@ -43,7 +33,7 @@ def held_out(res: dict, init: str) -> dict:
 
 
 def pilot_table(dirs: list) -> list:
-    runs = [(d, read_run(d)) for d in dirs]
+    runs = [(d, read_results(d)) for d in dirs]
     randoms = {}
     for d, res in runs:
         if held_out(res, "random"):
@@ -109,9 +99,8 @@ def main(argv=None) -> list:
         rows = pilot_table(args.dirs)
     except DataError as e:
         p.error(str(e))
-    slug = re.sub(r"[^a-z0-9]+", "-", args.title.lower()).strip("-")
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"probe_pilots_{slug}.json"), "w") as f:
+    with open(os.path.join(args.out, f"probe_pilots_{slug(args.title)}.json"), "w") as f:
         json.dump(rows, f, indent=1)
     command = "python -m tools.probe_pilots " + " ".join(shlex.quote(a) for a in [*args.dirs, "--out", args.out,
                                                                                   "--title", args.title])

@@ -168,7 +168,7 @@ def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=Non
     aug_gen = torch.Generator(device=device).manual_seed(args.seed)
     steps = len(x) // args.batch
     total, warm = args.pretrain_epochs * steps, warmup_steps(args.pretrain_epochs, steps)
-    losses, step = [], 0
+    losses, step, crop = [], 0, (pretrain_setting(args, "crop_min"), 1.0)
     for epoch in range(args.pretrain_epochs):
         for idx in batches(len(x), args.batch, gen, device):
             for g, p in zip(opt.param_groups, peak):
@@ -176,7 +176,7 @@ def pretrain_mae(x: torch.Tensor, args, device, model_kw: dict = None, setup=Non
             if transform:
                 imgs = normalise(transform(idx, epoch), spec)
             else:
-                imgs = augment(normalise(x[idx], spec), (pretrain_setting(args, "crop_min"), 1.0), aug_gen)
+                imgs = augment(normalise(x[idx], spec), crop, aug_gen)
             with autocast(device):
                 loss, _, _ = mae.forward_mae(imgs)
             opt.zero_grad(set_to_none=True)

@@ -24,6 +24,16 @@ def budget_of(config: dict) -> dict:
     return {k: config[k] if k in config else BUDGET_DEFAULTS[k] for k in BUDGET_KEYS}
 
 
+def read_results(d: str, who: str = "") -> dict:
+    """The one study_results*.json in a run's --out folder (`who` prefixes the error: which tool asked)."""
+    found = [f for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
+        if os.path.isdir(d) else []
+    if len(found) != 1:
+        raise DataError(f"{who}{d} holds {len(found)} study results files (study_results*.json), not one")
+    with open(os.path.join(d, found[0])) as f:
+        return json.load(f)
+
+
 def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), notes: tuple = ()) -> dict:
     """One study from the results of processes that split it (`--inits`, `--evals`): each DIR's
     study_results.json must have the same budget and seed, and no evaluation may be measured twice
@@ -31,15 +41,7 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), note
     the study's evaluation names, which the note lists per process. `notes` (`--note`): the caller's
     own, after the processes' notes and before the merge's. One DIR: its result, with `notes`, as
     its own command made it (a finished run's report gains notes without being run again)."""
-    parts = []
-    for d in dirs:
-        found = [os.path.join(d, f) for f in sorted(os.listdir(d)) if re.fullmatch(r"study_results(_.+)?\.json", f)] \
-            if os.path.isdir(d) else []
-        if len(found) != 1:
-            raise DataError(f"--merge: {d} holds {len(found)} study results files (study_results*.json), not one")
-        path = found[0]
-        with open(path) as f:
-            parts.append((d, json.load(f)))
+    parts = [(d, read_results(d, "--merge: ")) for d in dirs]
     # the report's settings (pretraining, decoder) are those of the first process that measured the MAE
     first_dir, res = next(((d, part) for d, part in parts if part.get("mae")), parts[0])
     res = copy.deepcopy(res)

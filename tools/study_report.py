@@ -8,11 +8,15 @@ PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}  # evaluation name -> 
 EVALS = ("probe", "full", *PARTIAL_X)  # every evaluation of the study, in the order it runs them
 
 
+def slug(label: str) -> str:
+    """A label as a file-name part: lower case, runs of other characters as one '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", (label or "").lower()).strip("-")
+
+
 def names(label: str = "") -> dict:
     """File names and section title of a study run; a labelled run (`--label`, e.g. another budget)
     gets its own, so that it sits beside the main study instead of replacing it."""
-    slug = re.sub(r"[^a-z0-9]+", "-", (label or "").lower()).strip("-")
-    tail = f"_{slug}" if slug else ""
+    tail = f"_{slug(label)}" if slug(label) else ""
     return {"json": f"study_results{tail}.json", "png": f"study_partial{tail}.png",
             "title": "# Classification study: Fashion-MNIST" + (f", {label}" if label else "")}
 
