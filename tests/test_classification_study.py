@@ -386,6 +386,9 @@ def test_mask_ratio_and_crop_min_reach_the_pretraining_the_saved_key_the_merge_a
     text = open(write_report(res, str(tmp_path / "out"))).read()
     assert "--mask-ratio 0.5 --crop-min 0.6`" in text
     assert "mask ratio 0.5," in text and "resized crop (0.6-1) + flip" in text
+    res["config"].update(crop_min=1.0)  # area 1 crops nothing: the text says what the jitter still does
+    text = open(write_report(res, str(tmp_path / "out"))).read()
+    assert "resized crop at full area (only the aspect jittered, 3/4-4/3) + flip" in text and "(1-1)" not in text
 
 
 def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch, capsys):

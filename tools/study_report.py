@@ -76,6 +76,14 @@ def targets(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def crop_text(crop_min: float) -> str:
+    """The pretraining crop in words: at area 1 the random resized crop only jitters the aspect
+    (3/4 ... 4/3, one side cut by up to 13%), which '(1-1)' would hide."""
+    if crop_min >= 1:
+        return "resized crop at full area (only the aspect jittered, 3/4-4/3)"
+    return f"resized crop ({crop_min:g}-1)"
+
+
 def probe_lr_text(res: dict) -> str:
     """Which LARS base lr each probe used, and how it was chosen (older results: the fixed rule)."""
     chosen = {name: res[name].get("probe_lr") for name in ("mae", "random") if res.get(name, {}).get("probe_lr")}
@@ -143,7 +151,7 @@ tokens), {a['embed_dim']} wide, {a['depth']} blocks, {a['num_heads']} heads; MAE
 {res['decoder']['decoder_depth']} blocks x {res['decoder']['decoder_embed_dim']}, mask ratio {setting(c, 'mask_ratio'):g},
 normalised-pixel loss. Pretraining: {c['pretrain_epochs']} epochs on the {res['train_images']} training images (labels
 unused), AdamW (0.9, 0.95), wd 0.05, lr {c['mae_blr']:g} x batch/256, batch {c['batch']}, random
-resized crop ({setting(c, 'crop_min'):g}-1) + flip. Every evaluation uses the 10k test images once, at the end; nothing
+{crop_text(setting(c, 'crop_min'))} + flip. Every evaluation uses the 10k test images once, at the end; nothing
 was tuned on them.
 - Linear probe: frozen encoder (eval mode), BatchNorm1d without affine + linear head, LARS (no
   weight decay), {c['probe_epochs']} epochs on features cached once per image (no augmentation); class-token
