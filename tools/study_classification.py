@@ -42,7 +42,7 @@ from transfer.classification import ViTClassifier
 from transfer.classification.probe_cache import cache_features, choose_probe_lr, probe_accuracy, refit_probe
 from transfer.layer_decay import LayerDecayOptimWrapperConstructor
 from tools.study_merge import BUDGET_DEFAULTS, merge_results
-from tools.study_report import EVALS, PARTIAL_X, names, write_report
+from tools.study_report import ASPECT, EVALS, PARTIAL_X, names, write_report
 
 FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics
@@ -108,7 +108,7 @@ def augment(x: torch.Tensor, scale=(0.2, 1.0), gen: torch.Generator = None) -> t
     b, dev = x.shape[0], x.device
     u = torch.rand(b, 5, generator=gen, device=dev)
     area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
-    ratio = torch.exp(math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * u[:, 1])
+    ratio = torch.exp(math.log(ASPECT[0]) + (math.log(ASPECT[1]) - math.log(ASPECT[0])) * u[:, 1])
     w, h = (area * ratio).sqrt().clamp(max=1), (area / ratio).sqrt().clamp(max=1)
     cx, cy = (1 - w) * (2 * u[:, 2] - 1), (1 - h) * (2 * u[:, 3] - 1)
     flip = torch.where(u[:, 4] < 0.5, -1.0, 1.0)

@@ -1,6 +1,7 @@
 """docs/RESULTS.md and its plot from the study's results (tools/study_classification.py)."""
 import os
 import re
+from fractions import Fraction
 
 from tools.study_merge import BUDGET_DEFAULTS
 
@@ -76,11 +77,15 @@ def targets(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+ASPECT = (3 / 4, 4 / 3)  # the aspect range of the pretraining crop (study_classification.augment)
+
+
 def crop_text(crop_min: float) -> str:
     """The pretraining crop in words: at area 1 the random resized crop only jitters the aspect
-    (3/4 ... 4/3, one side cut by up to 13%), which '(1-1)' would hide."""
+    (one side cut by up to 1 - sqrt(3/4), 13%), which '(1-1)' would hide."""
     if crop_min >= 1:
-        return "resized crop at full area (only the aspect jittered, 3/4-4/3)"
+        lo, hi = (Fraction(r).limit_denominator(10) for r in ASPECT)
+        return f"resized crop at full area (only the aspect jittered, {lo}-{hi})"
     return f"resized crop ({crop_min:g}-1)"
 
 
