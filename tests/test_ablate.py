@@ -15,7 +15,7 @@ from tools.ablate.runner import run_suite
 from tools.ablate.scale import load_scale
 from tools.ablate.suites import suites
 from tools.cli import main
-from tools.study_classification import ARCH, DECODER
+from tools.ablate.engine import ARCH, DECODER
 
 SUITES = suites(load_scale())  # the default scale: Fashion-MNIST
 

@@ -13,7 +13,7 @@ from tools.ablate.runner import run_suite
 from tools.ablate.scale import load_scale
 from tools.ablate.suites import NAMES, suites
 from tools.cli import main
-from tools.study_classification import ARCH, DECODER, MEAN, STD
+from tools.ablate.engine import ARCH, DECODER, MEAN, STD
 
 # ViT-B at 224 px swapped for a 2-block 32-wide ViT at 32 px; 3 classes; decoding in this process
 TINY_VIT = {"arch.img_size": 32, "arch.patch_size": 8, "arch.embed_dim": 32, "arch.depth": 2, "arch.num_heads": 2,
@@ -135,7 +135,7 @@ def test_rgb_normalisation_and_chunked_features(monkeypatch):
     images are normalised a chunk at a time (a 224-px training set does not fit as float at once)."""
     from torchvision.transforms import v2
 
-    from tools import study_classification as sc
+    from tools.ablate import engine as sc
     from transfer.classification.probe_cache import cache_features
 
     s = load_scale("imagenet100", TINY_VIT)

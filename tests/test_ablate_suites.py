@@ -124,7 +124,7 @@ def test_schedule_suite_has_an_untrained_encoder_arm():
     """Figure 7's epoch-0 point: the encoder as initialised, so a table shows what pretraining added."""
     from pretrain.mae import MaskedAutoencoder
     from tools.ablate.runner import pretrain_epochs, study_args
-    from tools.study_classification import encoder_state, pretrain_mae
+    from tools.ablate.engine import encoder_state, pretrain_mae
 
     scale = load_scale()
     budget = scale["budgets"]["medium"]

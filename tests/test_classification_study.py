@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pretrain.data import DataError
-from tools.study_classification import augment, load_fmnist, lr_factor, read_idx, warmup_steps
+from tools.ablate.data import load_fmnist, read_idx
+from tools.ablate.engine import augment, lr_factor, warmup_steps
 from transfer.classification import ViTClassifier
 from transfer.classification.probe_cache import cache_features, choose_probe_lr, fit_probe, probe_accuracy, refit_probe
 
@@ -97,7 +98,7 @@ def test_probe_figure_is_the_mean_of_its_refits_and_the_report_lists_them(tmp_pa
     each probe with --probe-refits seeds and reports the mean: the mean of the recorded refits, each
     refit's seed and score are kept, and the report and its command say so."""
     from argparse import Namespace
-    from tools.study_classification import linear_probes
+    from tools.ablate.engine import linear_probes
     from tools.study_report import write_report
     gen = torch.Generator().manual_seed(0)
     x, xt = torch.rand(96, 28, 28, generator=gen), torch.rand(48, 28, 28, generator=gen)
@@ -235,11 +236,12 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     not merged, and the report's command carries it."""
     from argparse import Namespace
     import tools.study_classification as study
+    from tools.ablate import engine
     from tools.study_report import write_report
 
     built = []
-    real = study.MaskedAutoencoder
-    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_depth"]) or real(**kw))
+    real = engine.MaskedAutoencoder
+    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_depth"]) or real(**kw))
     x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2)
     study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
@@ -279,11 +281,12 @@ def test_decoder_width_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     width is not reused, MAE processes with different widths are not merged, and the command carries it."""
     from argparse import Namespace
     import tools.study_classification as study
+    from tools.ablate import engine
     from tools.study_report import write_report
 
     built = []
-    real = study.MaskedAutoencoder
-    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_embed_dim"]) or real(**kw))
+    real = engine.MaskedAutoencoder
+    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_embed_dim"]) or real(**kw))
     x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2,
                      decoder_width=64)
@@ -316,11 +319,12 @@ def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and
     random init, and the report's command and setup say it."""
     from argparse import Namespace
     import tools.study_classification as study
+    from tools.ablate import engine
     from tools.study_report import write_report
 
     built = []
-    real = study.MaskedAutoencoder
-    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(kw["embed_dim"]) or real(**kw))
+    real = engine.MaskedAutoencoder
+    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(kw["embed_dim"]) or real(**kw))
     imgs = torch.randint(0, 255, (32, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=32, decoder_depth=2,
                      patch_size=7, embed_dim=64)
@@ -329,9 +333,9 @@ def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and
     assert built == [64] and (blob["settings"]["embed_dim"], blob["settings"]["patch_size"]) == (64, 7)
     spec = study.saved_encoder_spec(blob)
     assert (spec["arch"]["embed_dim"], spec["arch"]["patch_size"]) == (64, 7)
-    probe = study.probe_model(blob["state"], "avg", spec)  # the saved encoder loads into the probe's ViT
+    probe = engine.probe_model(blob["state"], "avg", spec)  # the saved encoder loads into the probe's ViT
     assert probe.pos_embed.shape == (1, 17, 64)
-    assert study.probe_model(None, "cls", study.spec_of(args)).pos_embed.shape == (1, 17, 64)  # random init too
+    assert engine.probe_model(None, "cls", study.spec_of(args)).pos_embed.shape == (1, 17, 64)  # random init too
 
     wide = _part(tmp_path, "wide", "random", "full", {"random": {"full": 55.0}}, embed_dim=64)
     default = _part(tmp_path, "default", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})
@@ -353,12 +357,13 @@ def test_mask_ratio_and_crop_min_reach_the_pretraining_the_saved_key_the_merge_a
     merged while random-init ones still join, and the report's setup and command say them."""
     from argparse import Namespace
     import tools.study_classification as study
+    from tools.ablate import engine
     from tools.study_report import write_report
 
     ratios, scales = [], []
-    real_mae, real_aug = study.MaskedAutoencoder, study.augment
-    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: ratios.append(kw["mask_ratio"]) or real_mae(**kw))
-    monkeypatch.setattr(study, "augment", lambda x, scale, gen=None: scales.append(scale) or real_aug(x, scale, gen))
+    real_mae, real_aug = engine.MaskedAutoencoder, engine.augment
+    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: ratios.append(kw["mask_ratio"]) or real_mae(**kw))
+    monkeypatch.setattr(engine, "augment", lambda x, scale, gen=None: scales.append(scale) or real_aug(x, scale, gen))
     imgs = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2,
                      patch_size=7)
@@ -398,6 +403,7 @@ def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders
     from argparse import Namespace
     import json
     import tools.study_classification as study
+    from tools.ablate import data as fmnist
     from tools.probe_convergence import converged_probe, main
     from transfer.classification.probe_cache import held_out_split
 
@@ -418,7 +424,7 @@ def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders
 
     imgs = torch.randint(0, 255, (48, 28, 28), dtype=torch.uint8)
     labels = torch.arange(48) % 10
-    monkeypatch.setattr(study, "load_fmnist", lambda: {"train": (imgs, labels), "test": (imgs[:20], labels[:20])})
+    monkeypatch.setattr(fmnist, "load_fmnist", lambda: {"train": (imgs, labels), "test": (imgs[:20], labels[:20])})
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=48, decoder_depth=2)
     study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
     out = main(["--encoder", str(tmp_path / "mae_encoder.pth"), "--steps", "5", "--out", str(tmp_path / "c.json")])
@@ -441,14 +447,15 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     from argparse import Namespace
     import json
     import tools.study_classification as study
+    from tools.ablate import data as fmnist, engine
     from pretrain.data import DataError
     from tools.probe_convergence import main as convergence
     from tools.study_report import write_report
 
     built = []
-    real_mae, real_vit = study.MaskedAutoencoder, study.ViTClassifier
-    monkeypatch.setattr(study, "MaskedAutoencoder", lambda **kw: built.append(("mae", kw["patch_size"])) or real_mae(**kw))
-    monkeypatch.setattr(study, "ViTClassifier", lambda **kw: built.append(("vit", kw["patch_size"])) or real_vit(**kw))
+    real_mae, real_vit = engine.MaskedAutoencoder, engine.ViTClassifier
+    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(("mae", kw["patch_size"])) or real_mae(**kw))
+    monkeypatch.setattr(engine, "ViTClassifier", lambda **kw: built.append(("vit", kw["patch_size"])) or real_vit(**kw))
     imgs = torch.randint(0, 255, (32, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=32, decoder_depth=2,
                      patch_size=7)
@@ -456,15 +463,15 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     blob = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)
     assert built == [("mae", 7)] and blob["settings"]["patch_size"] == 7
     assert study.saved_encoder_spec(blob)["arch"]["patch_size"] == 7
-    assert study.probe_model(None, "cls", study.spec_of(args)).patch_embed.patch_size == (7, 7)  # random init too
+    assert engine.probe_model(None, "cls", study.spec_of(args)).patch_embed.patch_size == (7, 7)  # random init too
     assert study.saved_encoder_spec({"settings": {}})["arch"]["patch_size"] == 4  # files saved before the flag
-    own = {**study.FMNIST_SPEC, "arch": {**study.ARCH, "patch_size": 16}}  # `mae ablate`'s scales keep their own
+    own = {**engine.FMNIST_SPEC, "arch": {**study.ARCH, "patch_size": 16}}  # `mae ablate`'s scales keep their own
     assert study.spec_of(Namespace(spec=own, patch_size=7)) is own
     args.patch_size = 4
     study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
     assert "patch_size" not in torch.load(tmp_path / "mae_encoder.pth", weights_only=True)["settings"]
-    monkeypatch.setattr(study, "MaskedAutoencoder", real_mae)
-    monkeypatch.setattr(study, "ViTClassifier", real_vit)
+    monkeypatch.setattr(engine, "MaskedAutoencoder", real_mae)
+    monkeypatch.setattr(engine, "ViTClassifier", real_vit)
 
     with pytest.raises(SystemExit):
         study.main(["--patch-size", "5", "--out", str(tmp_path / "x")])
@@ -487,7 +494,7 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     args.patch_size = 7
     (tmp_path / "mae_encoder.pth").unlink()
     study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
-    monkeypatch.setattr(study, "load_fmnist", lambda: {"train": (imgs, torch.arange(32) % 10),
+    monkeypatch.setattr(fmnist, "load_fmnist", lambda: {"train": (imgs, torch.arange(32) % 10),
                                                        "test": (imgs[:10], torch.arange(10))})
     out = convergence(["--encoder", str(tmp_path / "mae_encoder.pth"), "--steps", "3"])
     assert out["patch_size"] == 7 and len(out["probes"]) == 4

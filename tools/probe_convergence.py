@@ -18,6 +18,7 @@ import time
 import torch
 
 from tools import study_classification as S
+from tools.ablate import data as fmnist, engine
 from transfer.classification.probe_cache import held_out_split
 
 L2S = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)  # held-out choices landed on the small end: 0 closes it
@@ -50,20 +51,20 @@ def main(argv=None) -> dict:
     if not isinstance(blob, dict) or "state" not in blob:
         p.error(f"--encoder {args.encoder} is not a study encoder file (no 'state'): "
                 "give the mae_encoder.pth that tools/study_classification saved")
-    data = S.load_fmnist()
+    data = fmnist.load_fmnist()
     if args.limit:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}
     (x, y), (xt, yt) = data["train"], data["test"]
     state = blob["state"]
     spec = S.saved_encoder_spec(blob)
-    out = {"machine": S.machine(), "encoder": args.encoder, "patch_size": spec["arch"]["patch_size"],
+    out = {"machine": engine.machine(), "encoder": args.encoder, "patch_size": spec["arch"]["patch_size"],
            "steps": args.steps, "probes": {}}
     for init_name, init in (("mae", state), ("random", None)):
         for pool in ("cls", "avg"):
             t = time.time()
             torch.manual_seed(0)  # the study's random init for the random-init encoder
-            model = S.probe_model(init, pool, spec)
-            f, ft = (S.features(model, a, spec, torch.device("cpu")) for a in (x, xt))
+            model = engine.probe_model(init, pool, spec)
+            f, ft = (engine.features(model, a, spec, torch.device("cpu")) for a in (x, xt))
             r = converged_probe(f, y, ft, yt, steps=args.steps)
             out["probes"][f"{init_name} {pool}"] = r
             print(f"{init_name:6s} {pool}: held-out {r['held_out']} -> L2 {r['l2']}, test {r['test']:.2f} "

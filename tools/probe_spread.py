@@ -15,6 +15,7 @@ import json
 import torch
 
 from tools import study_classification as S
+from tools.ablate import data as fmnist, engine
 from transfer.classification.probe_cache import fit_probe, probe_accuracy
 
 
@@ -28,7 +29,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=None, help="JSON file for the scores")
     args = p.parse_args(argv)
     runs = [tuple(int(v) for v in r.split(":")) for r in args.runs.split(",")]
-    data = S.load_fmnist()
+    data = fmnist.load_fmnist()
     (x, y), (xt, yt) = data["train"], data["test"]
     blob = torch.load(args.encoder, map_location="cpu", weights_only=True)
     state, spec = blob["state"], S.saved_encoder_spec(blob)
@@ -38,8 +39,8 @@ def main(argv=None) -> None:
             if f"{init_name} {pool}" not in [v.strip() for v in args.probes.split(",")]:
                 continue
             torch.manual_seed(0)
-            model = S.probe_model(init, pool, spec)
-            f, ft = (S.features(model, a, spec, torch.device("cpu")) for a in (x, xt))
+            model = engine.probe_model(init, pool, spec)
+            f, ft = (engine.features(model, a, spec, torch.device("cpu")) for a in (x, xt))
             scores = []
             for n, seed in runs:
                 torch.set_num_threads(n)
@@ -48,7 +49,7 @@ def main(argv=None) -> None:
                 torch.set_num_threads(threads)
             out[f"{init_name} {pool}"] = scores
             tops = [s["top1"] for s in scores]
-            S.log(f"{init_name} {pool}: " + ", ".join(f"{s['threads']}t/seed {s['seed']} {s['top1']}" for s in scores)
+            engine.log(f"{init_name} {pool}: " + ", ".join(f"{s['threads']}t/seed {s['seed']} {s['top1']}" for s in scores)
                   + f"; range {min(tops)}-{max(tops)}")
     if args.out:
         with open(args.out, "w") as fh:

@@ -6,16 +6,17 @@ import os
 import re
 
 from pretrain.data import DataError
+from tools.ablate.engine import ARCH, DECODER, PRETRAIN_DEFAULTS
 
 PIXELS_RERUN_SPREAD = 0.5  # points: reruns of the float32 pixel baseline differ by ~0.1; more means other data
 BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr", "ft_blr", "limit", "seed",
                "decoder_depth", "decoder_width", "patch_size", "embed_dim", "mask_ratio", "crop_min")
 # what only the MAE results depend on: a random-init process may come from a study that pretrained otherwise
 PRETRAIN_KEYS = ("pretrain_epochs", "mae_blr", "decoder_depth", "decoder_width", "mask_ratio", "crop_min")
-# flags added after studies were run: what their results files, which lack the key, were run with (the
-# study's defaults take them from here, so the two cannot drift)
-BUDGET_DEFAULTS = {"decoder_depth": 2, "decoder_width": 64, "patch_size": 4, "embed_dim": 128, "mask_ratio": 0.75,
-                   "crop_min": 0.2}
+# flags added after studies were run: what their results files, which lack the key, were run with
+# (the engine's defaults, from configs/ablate/fmnist.py and PRETRAIN_DEFAULTS: one source)
+BUDGET_DEFAULTS = {"decoder_depth": DECODER["decoder_depth"], "decoder_width": DECODER["decoder_embed_dim"],
+                   "patch_size": ARCH["patch_size"], "embed_dim": ARCH["embed_dim"], **PRETRAIN_DEFAULTS}
 
 
 def budget_of(config: dict) -> dict:

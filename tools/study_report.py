@@ -3,6 +3,7 @@ import os
 import re
 from fractions import Fraction
 
+from tools.ablate.engine import ASPECT
 from tools.study_merge import BUDGET_DEFAULTS
 
 PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}  # evaluation name -> blocks fine-tuned
@@ -75,9 +76,6 @@ def targets(res: dict) -> str:
     line(f"partial fine-tuning of 1 block ({fmt(p1) if p1 else '-'}) lands clearly above the linear probe",
          None if p1 is None or pm is None else p1 > pm + 2)
     return "\n".join(lines) + "\n"
-
-
-ASPECT = (3 / 4, 4 / 3)  # the aspect range of the pretraining crop (study_classification.augment)
 
 
 def crop_text(crop_min: float) -> str:

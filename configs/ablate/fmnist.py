@@ -1,8 +1,9 @@
 # `mae ablate SUITE` (the default `--scale fmnist`): the classification study's tiny ViT on
-# Fashion-MNIST, 28 px grey, small enough for a CPU. Every value here is the study's own
-# (tools/study_classification.py, a test checks they agree), so results match runs made before
-# scales existed (but for the token arm's tokenizer, the VQ-VAE since the medium budget's run). A scale holds what changes with the size of the experiment; the suites
-# (tools/ablate/suites.py) and loops are the same at every scale.
+# Fashion-MNIST, 28 px grey, small enough for a CPU. The study's model and normalisation are read
+# from here (tools/ablate/engine.py), so the two cannot drift; results match runs made before
+# scales existed (but for the token arm's tokenizer, the VQ-VAE since the medium budget's run).
+# A scale holds what changes with the size of the experiment; the suites (tools/ablate/suites.py)
+# and loops are the same at every scale.
 data = dict(type='fmnist', root=None)  # the four idx .gz files; --data DIR, else the Debian package
 description = 'Fashion-MNIST test images'
 arch = dict(img_size=28, patch_size=4, in_chans=1, embed_dim=128, depth=4, num_heads=4)

@@ -11,7 +11,7 @@ from pretrain.data import SeededAugDataset
 from pretrain.pca import fit_pca
 from pretrain.targets import patchify
 from pretrain.tokenizers import tokenizer_type
-from tools.study_classification import log, normalise
+from tools.ablate.engine import log, normalise
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -33,7 +33,7 @@ class TensorImages(SeededAugDataset):
 
 
 def pipeline_transform(images: torch.Tensor, seed: int, aug: dict):
-    """`transform(idx, epoch)` for tools.study_classification.pretrain_mae: the uint8 images x[idx]
+    """`transform(idx, epoch)` for tools.ablate.engine.pretrain_mae: the uint8 images x[idx]
     after the data pipeline's crop / flip / colour jitter."""
     ds = TensorImages(images, seed, **aug)
     grey = images.dim() == 3  # the study's grey batches are (B, H, W)

@@ -26,7 +26,7 @@ def run(args) -> None:
 
     from tools.ablate.report import write
     from tools.ablate.runner import run_suite, suite_folder
-    from tools.study_classification import machine
+    from tools.ablate.engine import machine
 
     result = run_suite(args.suite, args.budget, args.out, tuple(args.seeds), args.data, args.scale,
                        args.scale_options, args.arms)

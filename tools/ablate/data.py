@@ -4,15 +4,41 @@
 Why in memory rather than a DataLoader per epoch: every arm of a suite (up to ten pretrainings,
 probes and fine-tunings) reads the same images, so decoding them once and slicing batches from one
 tensor on the device pays the JPEG decoding a single time; ImageNet-100 at 224 px is 19 GB of uint8.
-Crops and flips stay per batch on the device (tools/study_classification.py's `augment`).
+Crops and flips stay per batch on the device (engine.py's `augment`).
 """
+import gzip
 import os
 
+import numpy as np
 import torch
 
 from pretrain.errors import DataError
+from tools.ablate.engine import log
 
+FMNIST_DIRS = ("data/fashion-mnist", "/usr/share/datasets/fashion-mnist")
 SUBSET_SEED = 0  # which training/validation images a budget's subset takes: fixed, not the arm's seed
+
+
+def read_idx(path: str) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_fmnist(root: str = None) -> dict:
+    """Fashion-MNIST's train and test splits as uint8 (N, 28, 28) images and labels, from `root`
+    or the first of FMNIST_DIRS that holds the idx files."""
+    roots = [root] if root else list(FMNIST_DIRS)
+    for r in roots:
+        if r and os.path.isfile(os.path.join(r, "train-images-idx3-ubyte.gz")):
+            def get(name):
+                return torch.from_numpy(read_idx(os.path.join(r, name)).copy())
+            return {"train": (get("train-images-idx3-ubyte.gz"),
+                              get("train-labels-idx1-ubyte.gz").long()),
+                    "test": (get("t10k-images-idx3-ubyte.gz"), get("t10k-labels-idx1-ubyte.gz").long())}
+    raise DataError(f"Fashion-MNIST not found in {roots}: apt-get install dataset-fashion-mnist")
 
 
 def load(scale: dict, budget: dict, root: str = None) -> dict:
@@ -21,8 +47,6 @@ def load(scale: dict, budget: dict, root: str = None) -> dict:
     root = root or scale["data"].get("root")
     n = {"train": budget["train_images"], "test": budget["test_images"]}
     if kind == "fmnist":
-        from tools.study_classification import load_fmnist
-
         data = load_fmnist(root)  # the first n images (the idx files are in random class order)
         out = {k: ((x[:n[k]], y[:n[k]]) if n[k] else (x, y)) for k, (x, y) in data.items()}
         return {**out, "num_classes": 10, "image_dir": None}
@@ -88,8 +112,6 @@ class Resized(torch.utils.data.Dataset):
 
 def decode_all(ds, n: int, size: int, workers: int, split: str) -> tuple:
     """n images of the split (a fixed random subset; 0: all), decoded once into one uint8 tensor."""
-    from tools.study_classification import log
-
     index = list(range(len(ds)))
     if n and n < len(ds):  # ImageFolder lists class by class: a prefix would hold the first classes only
         gen = torch.Generator().manual_seed(SUBSET_SEED)

@@ -16,7 +16,7 @@ from tools.ablate import data as ablate_data
 from tools.ablate.arms import resolve
 from tools.ablate.scale import DEFAULT, fingerprint, load_scale, study_spec
 from tools.ablate.suites import suites
-from tools.study_classification import finetune, linear_probes, log, pretrain_mae
+from tools.ablate.engine import finetune, linear_probes, log, pretrain_mae
 
 
 def slug(name: str) -> str:
@@ -31,7 +31,7 @@ def pretrain_epochs(budget: dict, arm: dict) -> int:
 
 
 def study_args(budget: dict, arm: dict, seed: int, spec: dict) -> SimpleNamespace:
-    """The argument set tools/study_classification.py's loops read (its defaults for the rates;
+    """The argument set engine.py's loops read (the classification study's default rates;
     `spec`: the scale's model, normalisation and classes)."""
     return SimpleNamespace(seed=seed, batch=budget["batch"], mae_blr=1.5e-4 * 8, ft_blr=1e-3,
                            pretrain_epochs=pretrain_epochs(budget, arm),
@@ -83,7 +83,7 @@ def suite_folder(out: str, name: str, budget_name: str, scale_name: str = DEFAUL
 
 # The evaluation protocol's version, stored with every arm: a cached arm made under another one is
 # rerun. 2: the probe's LARS lr is chosen on held-out training images, and schedules under 10 epochs
-# warm up for a tenth of their steps (tools/study_classification.py); 1 (no field): fixed lr rule.
+# warm up for a tenth of their steps (tools/ablate/engine.py); 1 (no field): fixed lr rule.
 # 3: a probe whose refit on all training images diverges falls back to the next held-out lr.
 PROTOCOL = 3
 

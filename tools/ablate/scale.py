@@ -40,7 +40,7 @@ def load_scale(scale: str = DEFAULT, options: dict = None) -> dict:
 
 
 def study_spec(scale: dict, num_classes: int) -> dict:
-    """What tools/study_classification.py's loops train (their `args.spec`)."""
+    """What engine.py's loops train (their `args.spec`)."""
     return dict(arch=scale["arch"], decoder=scale["decoder"], mean=_stat(scale["mean"]), std=_stat(scale["std"]),
                 num_classes=num_classes)
 
