@@ -99,7 +99,7 @@ def test_probe_figure_is_the_mean_of_its_refits_and_the_report_lists_them(tmp_pa
     refit's seed and score are kept, and the report and its command say so."""
     from argparse import Namespace
     from tools.ablate.engine import linear_probes
-    from tools.study_report import write_report
+    from tools.studies.classification_report import write_report
     gen = torch.Generator().manual_seed(0)
     x, xt = torch.rand(96, 28, 28, generator=gen), torch.rand(48, 28, 28, generator=gen)
     y, yt = (x.mean((1, 2)) > 0.5).long() + (x[:, :14].mean((1, 2)) > 0.5).long(), torch.randint(0, 3, (48,), generator=gen)
@@ -139,7 +139,7 @@ def test_short_schedules_warm_up_for_a_tenth_and_then_decay():
 
 def test_study_report_replaces_only_its_own_section_of_results(tmp_path):
     """Regression: the classification study rewrote the whole RESULTS.md, erasing the other studies."""
-    from tools.study_report import write_report
+    from tools.studies.classification_report import write_report
 
     other = "# Segmentation study: synthetic ADE20K layout\n\nmIoU 91.3 vs 83.6\n"
     (tmp_path / "RESULTS.md").write_text("# Classification study: Fashion-MNIST\n\nold numbers\n\n" + other)
@@ -171,7 +171,7 @@ def _part(tmp_path, name, inits, evals, measured, pixels=84.3, **budget):
 
 def _probe_only_result(decoder_depth=2, patch_size=4) -> dict:
     """A one-process study result with only the MAE probes, for the report's command and setup text."""
-    from tools.study_merge import BUDGET_DEFAULTS
+    from tools.studies.classification_merge import BUDGET_DEFAULTS
     config = dict(pretrain_epochs=1, ft_epochs=1, probe_epochs=1, batch=8, seed=0, mae_blr=1e-3, ft_blr=1e-3)
     config.update({k: v for k, v in (("decoder_depth", decoder_depth), ("patch_size", patch_size))
                    if v != BUDGET_DEFAULTS[k]})
@@ -184,7 +184,7 @@ def test_merge_joins_processes_that_split_a_study_and_refuses_mismatches(tmp_pat
     """A study split over processes (--inits/--evals) is joined by --merge into one report; another
     budget, or the same evaluation measured twice with different values, is refused by name."""
     import json
-    from tools.study_classification import main
+    from tools.studies.classification import main
 
     a = _part(tmp_path, "a", "mae", "probe,partial1", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}, "partial1": 45.0,
                                                                "probe_lr": {"cls": {"base_lr": 10.0, "held_out_top1": {"1.0": 30.0, "10.0": 38.0}}}}})
@@ -235,9 +235,9 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     (one saved before the flag existed still is, at the default), processes with different decoders are
     not merged, and the report's command carries it."""
     from argparse import Namespace
-    import tools.study_classification as study
+    import tools.studies.classification as study
     from tools.ablate import engine
-    from tools.study_report import write_report
+    from tools.studies.classification_report import write_report
 
     built = []
     real = engine.MaskedAutoencoder
@@ -280,9 +280,9 @@ def test_decoder_width_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     """--decoder-width (the paper's Table 1b): the MAE is built with it, an encoder saved with another
     width is not reused, MAE processes with different widths are not merged, and the command carries it."""
     from argparse import Namespace
-    import tools.study_classification as study
+    import tools.studies.classification as study
     from tools.ablate import engine
-    from tools.study_report import write_report
+    from tools.studies.classification_report import write_report
 
     built = []
     real = engine.MaskedAutoencoder
@@ -318,9 +318,9 @@ def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and
     carries it (so the probe tools rebuild it), processes of other widths are not merged even for
     random init, and the report's command and setup say it."""
     from argparse import Namespace
-    import tools.study_classification as study
+    import tools.studies.classification as study
     from tools.ablate import engine
-    from tools.study_report import write_report
+    from tools.studies.classification_report import write_report
 
     built = []
     real = engine.MaskedAutoencoder
@@ -356,9 +356,9 @@ def test_mask_ratio_and_crop_min_reach_the_pretraining_the_saved_key_the_merge_a
     at least that area, an encoder saved otherwise is not reused, MAE processes that differ are not
     merged while random-init ones still join, and the report's setup and command say them."""
     from argparse import Namespace
-    import tools.study_classification as study
+    import tools.studies.classification as study
     from tools.ablate import engine
-    from tools.study_report import write_report
+    from tools.studies.classification_report import write_report
 
     ratios, scales = [], []
     real_mae, real_aug = engine.MaskedAutoencoder, engine.augment
@@ -397,14 +397,14 @@ def test_mask_ratio_and_crop_min_reach_the_pretraining_the_saved_key_the_merge_a
 
 
 def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch, capsys):
-    """tools/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
+    """tools/studies/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
     probe's lr (never on the test images), a separable problem is solved, and both encoders and both
     poolings are scored from the study's saved encoder file."""
     from argparse import Namespace
     import json
-    import tools.study_classification as study
+    import tools.studies.classification as study
     from tools.ablate import data as fmnist
-    from tools.probe_convergence import converged_probe, main
+    from tools.studies.probe_convergence import converged_probe, main
     from transfer.classification.probe_cache import held_out_split
 
     val, train = held_out_split(60, seed=0)
@@ -446,11 +446,11 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     command and setup say it, and the probe tools read it back from the saved file."""
     from argparse import Namespace
     import json
-    import tools.study_classification as study
+    import tools.studies.classification as study
     from tools.ablate import data as fmnist, engine
     from pretrain.data import DataError
-    from tools.probe_convergence import main as convergence
-    from tools.study_report import write_report
+    from tools.studies.probe_convergence import main as convergence
+    from tools.studies.classification_report import write_report
 
     built = []
     real_mae, real_vit = engine.MaskedAutoencoder, engine.ViTClassifier
@@ -488,7 +488,7 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     assert "--patch-size 7`" in text and "patch 7 on the 28x28 grey images (16\ntokens)" in text
     res["config"].update(inits="mae,random", evals="probe")  # one process that ran only the probes
     text = open(write_report(res, str(tmp_path / "out"))).read()
-    assert "Produced by one command (`python -m tools.study_classification --out docs" in text
+    assert "Produced by one command (`python -m tools.studies.classification --out docs" in text
     assert "--patch-size 7 --evals probe`" in text and "--inits" not in text
 
     args.patch_size = 7

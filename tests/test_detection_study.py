@@ -1,4 +1,4 @@
-"""The detection study (tools/study_detection.py): its work folder refuses other arguments, its
+"""The detection study (tools/studies/detection.py): its work folder refuses other arguments, its
 detector configs differ only in the backbone's weights, and (slow) the whole study at a minuscule
 budget writes the table, the picture and the RESULTS.md section, then a rerun redoes nothing."""
 import json
@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 
 def test_work_folder_made_with_other_arguments_is_refused(tmp_path):
-    from tools.study_detection import main
+    from tools.studies.detection import main
 
     (tmp_path / "summary.json").write_text(json.dumps(dict(args=dict(train=1), seconds={})))
     with pytest.raises(SystemExit, match="holds a study made with"):
@@ -16,7 +16,7 @@ def test_work_folder_made_with_other_arguments_is_refused(tmp_path):
 
 
 def test_the_two_arms_differ_only_in_the_backbone_weights(tmp_path):
-    from tools.study_detection import detector_configs, parse
+    from tools.studies.detection import detector_configs, parse
 
     args = parse(["--out", str(tmp_path), "--size", "96", "--depth", "4", "--det-epochs", "12", "--lr", "5e-4"])
     paths = detector_configs(args, str(tmp_path), str(tmp_path / "data"))
@@ -39,7 +39,7 @@ TINY = ["--train", "6", "--val", "3", "--size", "64", "--dim", "32", "--depth", 
 
 def study(tmp_path, capsys) -> str:
     """The whole study in this process (its `mae` jobs are subprocesses); returns what it printed."""
-    from tools.study_detection import main
+    from tools.studies.detection import main
 
     main(["--out", str(tmp_path / "docs"), "--work", str(tmp_path / "work"), *TINY])
     return capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""tools/probe_pilots: the table of probe-only pilots reads held-out scores only and pairs each MAE
+"""tools/studies/probe_pilots: the table of probe-only pilots reads held-out scores only and pairs each MAE
 run with the random-init encoder of its own architecture."""
 import json
 
@@ -21,7 +21,7 @@ def _run(tmp_path, name, init, held, **config):
 
 
 def test_pilot_table_gaps_changes_and_refusals(tmp_path, capsys):
-    from tools.probe_pilots import main
+    from tools.studies.probe_pilots import main
 
     ref = _run(tmp_path, "ref", "mae", {"cls": 82.0, "avg": 84.0})
     deep = _run(tmp_path, "deep", "mae", {"cls": 83.0, "avg": 84.5}, decoder_depth=4)

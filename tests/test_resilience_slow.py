@@ -119,7 +119,7 @@ def test_dead_rank_ends_the_job_in_bounded_time_and_it_resumes(demo_config, tmp_
 
 
 def test_soak_short(tmp_path):
-    from tools import soak
+    from tools.studies import soak
     r = soak.main(["--kills", "2", "--epochs", "3", "--length", "16", "--work", str(tmp_path)])
     assert r["kills"] + (r["rows"][-1]["exit"] == 0) == len(r["rows"]) and r["final_exit"] == 0
     assert r["max_weight_diff"] == 0.0 and r["losses_equal"]

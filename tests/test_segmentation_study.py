@@ -1,4 +1,4 @@
-"""The segmentation study (tools/study_segmentation.py): its RESULTS.md section replaces only itself,
+"""The segmentation study (tools/studies/segmentation.py): its RESULTS.md section replaces only itself,
 its work folder refuses other arguments, and (slow) the whole study at a minuscule budget writes the
 table, the picture and the section, then a rerun redoes nothing."""
 import json
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tools.study_report import put_section
+from tools.studies.classification_report import put_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,7 +27,7 @@ def test_put_section_replaces_its_own_section_and_keeps_the_others(tmp_path):
 
 
 def test_work_folder_made_with_other_arguments_is_refused(tmp_path):
-    from tools.study_segmentation import main
+    from tools.studies.segmentation import main
 
     (tmp_path / "summary.json").write_text(json.dumps(dict(args=dict(train=1), seconds={})))
     with pytest.raises(SystemExit, match="holds a study made with"):
@@ -43,7 +43,7 @@ TINY = ["--train", "4", "--val", "2", "--size", "64", "--classes", "3", "--dim",
 
 def study(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
-    p = subprocess.run([sys.executable, "-m", "tools.study_segmentation", "--out", str(tmp_path / "docs"),
+    p = subprocess.run([sys.executable, "-m", "tools.studies.segmentation", "--out", str(tmp_path / "docs"),
                         "--work", str(tmp_path / "work"), *TINY], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=600)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-4000:])

@@ -13,7 +13,7 @@ def build_parser() -> Parser:
     bench_args.add_pretrain(sub)
     bench_args.add_table2(sub)
     bench_args.add_loader(sub)
-    from tools.precision_check import add_parser as add_precision
+    from tools.benchmark.cmd_precision import add_parser as add_precision
     add_precision(sub)
     return p
 

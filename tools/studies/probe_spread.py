@@ -1,7 +1,7 @@
 """How far the classification study's linear probe moves when only the thread count or the seed
 changes (docs/RESULTS.md):
 
-    python -m tools.probe_spread --encoder OUT/mae_encoder.pth --lr 10
+    python -m tools.studies.probe_spread --encoder OUT/mae_encoder.pth --lr 10
 
 The study's encoder (its saved `mae_encoder.pth`) and a random-init one each get their class-token
 and pooled features cached once; then the probe is refit on all training features with the given
@@ -14,13 +14,13 @@ import json
 
 import torch
 
-from tools import study_classification as S
 from tools.ablate import data as fmnist, engine
+from tools.studies import classification as S
 from transfer.classification.probe_cache import fit_probe, probe_accuracy
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m tools.probe_spread", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_spread", description=__doc__.split("\n")[0])
     p.add_argument("--encoder", required=True, help="the study's mae_encoder.pth")
     p.add_argument("--lr", type=float, default=10.0, help="LARS base lr (the study's held-out choice)")
     p.add_argument("--epochs", type=int, default=30)

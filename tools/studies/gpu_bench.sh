@@ -15,7 +15,7 @@
 # 'train' covers the JPEGs, the loader and `mae train`).
 {  # the whole script is read before it runs, so editing this file cannot disturb a running copy
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 START=$SECONDS
 OUT="${OUT:-work_dirs/gpu_bench}"
 PY="${PYTHON:-python3}"

@@ -1,5 +1,5 @@
 """Peak GPU memory of the ViTDet Mask R-CNN: one training step and one inference at a given size,
-bf16 autocast, activation checkpointing on and off (`python -m tools.detection_memory`).
+bf16 autocast, activation checkpointing on and off (`python -m tools.studies.detection_memory`).
 
 Builds the model from a detection config (no checkpoint needed: memory does not depend on the
 weights' values), feeds synthetic images with a few boxes and masks each, and reports

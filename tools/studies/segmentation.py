@@ -1,5 +1,5 @@
 """A small segmentation study: UperNet on an MAE-pretrained ViT against the same model from random
-initialisation, on a generated ADE20K-layout set (`python -m tools.study_segmentation --out docs`).
+initialisation, on a generated ADE20K-layout set (`python -m tools.studies.segmentation --out docs`).
 
 1. `write_ade20k` (what `mae synth-ade20k` runs) writes the set; 2. `mae train` pretrains an MAE on its
 training images (the folder config, `--cfg-options` pointing it at them); 3. `mae train` fine-tunes
@@ -18,9 +18,9 @@ import os
 import sys
 import time
 
-from tools.study_detection import ROOT, mae, side_by_side
-from tools.study_classification import machine
-from tools.study_report import put_section
+from tools.studies.detection import ROOT, mae, side_by_side
+from tools.studies.classification import machine
+from tools.studies.classification_report import put_section
 
 SEG = """_base_ = ['{root}/configs/segmentation/upernet_mae_vit-tiny-p8_synthetic-ade20k-64x64_cpu.py']
 data_root = '{data}'
@@ -104,7 +104,7 @@ def publish(summary: dict, save, study: str, argv, out: str, section) -> None:
     """Record the command, date and machine; write `<out>/<study>.json` and RESULTS.md's section
     (`section(summary, out)`)."""
     cmd = " ".join(sys.argv[1:] if argv is None else argv)
-    summary.update(command=f"python -m tools.{study} {cmd}",
+    summary.update(command=f"python -m tools.studies.{study.removeprefix('study_')} {cmd}",
                    date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                    machine=machine(), nice=os.nice(0))
     save()

@@ -21,7 +21,7 @@ BUDGET_DEFAULTS = {"decoder_depth": DECODER["decoder_depth"], "decoder_width": D
 
 def budget_of(config: dict) -> dict:
     """A run's budget, with the defaults of flags added after it ran (what the merge and
-    tools/probe_pilots compare)."""
+    tools/studies/probe_pilots compare)."""
     return {k: config[k] if k in config else BUDGET_DEFAULTS[k] for k in BUDGET_KEYS}
 
 
@@ -83,7 +83,7 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), note
         res["notes"].append(f"The raw-pixel baseline is the median of the processes' runs, which ranged "
                             f"{min(pixels):.2f}-{max(pixels):.2f}: float32 L-BFGS over 60k images is not "
                             f"bit-reproducible from run to run on the CPU.")
-    cmd = f"python -m tools.study_classification --out {out} --merge {' '.join(d for d, _ in parts)}"
+    cmd = f"python -m tools.studies.classification --out {out} --merge {' '.join(d for d, _ in parts)}"
     cmd += f" --label '{label}'" if label else ""
     res["notes"] += [f"Merged by `{cmd}` from {len(parts)} processes on the same code and seed: "
                     + "; ".join(shares) + ". Stage times are each process's own, so processes that ran side by "

@@ -1,6 +1,6 @@
 """Is the classification study's linear probe limited by its optimiser or by the features?
 
-    python -m tools.probe_convergence --encoder OUT/mae_encoder.pth --out probe_convergence.json
+    python -m tools.studies.probe_convergence --encoder OUT/mae_encoder.pth --out probe_convergence.json
 
 The study's LARS probe (BatchNorm + linear, 30 epochs, lr chosen on held-out training images) takes
 small steps by design (LARS: lr x 0.001 of each weight's norm), so a gap between two encoders could
@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from tools import study_classification as S
 from tools.ablate import data as fmnist, engine
+from tools.studies import classification as S
 from transfer.classification.probe_cache import held_out_split
 
 L2S = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2)  # held-out choices landed on the small end: 0 closes it
@@ -39,7 +39,7 @@ def converged_probe(f: torch.Tensor, y: torch.Tensor, ft: torch.Tensor, yt: torc
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m tools.probe_convergence", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_convergence", description=__doc__.split("\n")[0])
     p.add_argument("--encoder", required=True, help="the study's mae_encoder.pth")
     p.add_argument("--steps", type=int, default=500, help="L-BFGS iterations of each fit")
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
     blob = torch.load(args.encoder, map_location="cpu", weights_only=True)
     if not isinstance(blob, dict) or "state" not in blob:
         p.error(f"--encoder {args.encoder} is not a study encoder file (no 'state'): "
-                "give the mae_encoder.pth that tools/study_classification saved")
+                "give the mae_encoder.pth that tools/studies/classification saved")
     data = fmnist.load_fmnist()
     if args.limit:
         data = {k: (x[:args.limit], y[:args.limit]) for k, (x, y) in data.items()}

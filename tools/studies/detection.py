@@ -1,5 +1,5 @@
 """A small detection study: Mask R-CNN with an MAE-pretrained ViT against the same detector from
-random initialisation, on a generated COCO-layout set (`python -m tools.study_detection --out docs`).
+random initialisation, on a generated COCO-layout set (`python -m tools.studies.detection --out docs`).
 
 1. `make_synthetic_coco` (what `mae synth-coco` runs) writes the set; 2. `mae train` pretrains an MAE
 on its training images; 3. `mae train` fine-tunes the tiny CPU detection config twice (MAE weights /
@@ -21,7 +21,7 @@ import sys
 
 from transfer.detection.synthetic import CATEGORIES
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
 BUDGET = ("train", "val", "size", "max_objects", "object_scale", "categories", "seed", "dim", "depth", "heads",
           "pretrain_epochs", "mae_batch", "mae_base_lr", "norm_pix", "det_epochs", "batch", "lr", "channels",
@@ -230,7 +230,7 @@ Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; t
 
 
 def main(argv=None) -> None:
-    from tools.study_segmentation import both, open_summary, publish, stage  # (imports this module: not at the top)
+    from tools.studies.segmentation import both, open_summary, publish, stage  # (imports this module: not at the top)
 
     args = parse(argv)
     out, work = os.path.abspath(args.out), os.path.abspath(args.work)

@@ -12,7 +12,8 @@ import os.path as osp
 import statistics
 import time
 
-DEMO = osp.join(osp.dirname(__file__), "..", "configs", "pretrain", "mae_vit-tiny-p8_demo_cpu.py")
+DEMO = osp.join(osp.dirname(__file__), "..", "..", "configs", "pretrain",
+                "mae_vit-tiny-p8_demo_cpu.py")
 
 
 def iters_per_epoch(cfg) -> int:

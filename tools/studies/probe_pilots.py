@@ -1,8 +1,8 @@
 """Which pretraining change moves the classification study's linear probe? One table of pilots.
 
-    python -m tools.probe_pilots DIR... --out docs --title 'patch 7, 20 pretraining epochs'
+    python -m tools.studies.probe_pilots DIR... --out docs --title 'patch 7, 20 pretraining epochs'
 
-Each DIR is a probe-only run of the study (`python -m tools.study_classification --out DIR --inits mae
+Each DIR is a probe-only run of the study (`python -m tools.studies.classification --out DIR --inits mae
 --evals probe --probe-refits 1 ...`, or `--inits random` for the reference encoder). Its row gives
 what the run changed against the first MAE run given, its pretraining time, and each probe's held-out
 top-1 at the lr the study refit it with (on the held-out sixth of the training images where it picks
@@ -17,8 +17,8 @@ import shlex
 import time
 
 from pretrain.data import DataError
-from tools.study_merge import BUDGET_KEYS, budget_of, read_results
-from tools.study_report import put_section, slug
+from tools.studies.classification_merge import BUDGET_KEYS, budget_of, read_results
+from tools.studies.classification_report import put_section, slug
 
 # what a random-init probe depends on: its encoder and the probe's own budget (not the pretraining)
 RANDOM_KEYS = ("patch_size", "embed_dim", "seed", "probe_epochs", "batch", "limit")
@@ -88,7 +88,7 @@ def markdown(rows: list, title: str, command: str, notes: tuple = ()) -> str:
 
 
 def main(argv=None) -> list:
-    p = argparse.ArgumentParser(prog="python -m tools.probe_pilots", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_pilots", description=__doc__.split("\n")[0])
     p.add_argument("dirs", nargs="+", metavar="DIR", help="--out folders of probe-only study runs")
     p.add_argument("--out", default="docs", help="where probe_pilots*.json and RESULTS.md go")
     p.add_argument("--title", required=True, help="what the pilots share, for the section title")
@@ -102,7 +102,7 @@ def main(argv=None) -> list:
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"probe_pilots_{slug(args.title)}.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    command = "python -m tools.probe_pilots " + " ".join(shlex.quote(a) for a in [*args.dirs, "--out", args.out,
+    command = "python -m tools.studies.probe_pilots " + " ".join(shlex.quote(a) for a in [*args.dirs, "--out", args.out,
                                                                                   "--title", args.title])
     if args.note:  # the sentences are under the table: the command names them, not again in full
         command += " --note ..." * len(args.note)

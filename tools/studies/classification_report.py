@@ -1,10 +1,10 @@
-"""docs/RESULTS.md and its plot from the study's results (tools/study_classification.py)."""
+"""docs/RESULTS.md and its plot from the study's results (tools/studies/classification.py)."""
 import os
 import re
 from fractions import Fraction
 
 from tools.ablate.engine import ASPECT
-from tools.study_merge import BUDGET_DEFAULTS
+from tools.studies.classification_merge import BUDGET_DEFAULTS
 
 PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}  # evaluation name -> blocks fine-tuned
 EVALS = ("probe", "full", *PARTIAL_X)  # every evaluation of the study, in the order it runs them
@@ -123,7 +123,7 @@ def write_report(res: dict, out: str) -> str:
     c, a = res["config"], res["arch"]
     files = names(c.get("label"))
     plot(res, os.path.join(out, files["png"]))
-    cmd = ("python -m tools.study_classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
+    cmd = ("python -m tools.studies.classification --out docs --pretrain-epochs {pretrain_epochs} --ft-epochs "
            "{ft_epochs} --probe-epochs {probe_epochs} --batch {batch} --seed {seed}").format(**c)
     cmd += f" --probe-refits {len(refit_seeds(res)) or 1}"
     for key in ("decoder_depth", "decoder_width", "patch_size", "embed_dim", "mask_ratio", "crop_min"):  # flags added later: named when not the default

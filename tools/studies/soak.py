@@ -1,4 +1,4 @@
-"""`python -m tools.soak`: fault-injection soak of the demo run.
+"""`python -m tools.studies.soak`: fault-injection soak of the demo run.
 
 Kills the run with SIGKILL at seeded random moments (inside train steps, half-way through a checkpoint
 write, just before a picture is written), resumes it each time with `--resume`, and compares the
@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, "configs", "pretrain", "mae_vit-tiny-p8_demo_cpu.py")
 
 
@@ -178,7 +178,7 @@ def scenario_sigterm(run: Run, steps: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="python -m tools.soak", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.studies.soak", description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=10)

@@ -1,6 +1,6 @@
 """The small-scale classification study (docs/RESULTS.md), in one command:
 
-    python -m tools.study_classification --out docs
+    python -m tools.studies.classification --out docs
 
 The defaults are the GPU budget (100 pretraining epochs). On a 2-core CPU the study in RESULTS.md used
 `--pretrain-epochs 10 --ft-epochs 5` (about 11 minutes of pretraining, 2.5 hours in all).
@@ -29,8 +29,8 @@ from pretrain.resilience.atomic import atomic_torch_save, atomic_write
 from tools.ablate.data import load_fmnist
 from tools.ablate.engine import (ARCH, DECODER, ENCODER_FLAGS, finetune, linear_probes, log, machine,
                                  pretrain_mae, pretrain_setting, spec_of)
-from tools.study_merge import BUDGET_DEFAULTS, merge_results
-from tools.study_report import EVALS, PARTIAL_X, names, write_report
+from tools.studies.classification_merge import BUDGET_DEFAULTS, merge_results
+from tools.studies.classification_report import EVALS, PARTIAL_X, names, write_report
 
 PRETRAIN_FLAGS = ("mask_ratio", "crop_min")  # `--mask-ratio`, `--crop-min`: only the MAE pretraining
 PARTIAL = tuple(PARTIAL_X.values())  # the k of the partial fine-tunes
@@ -46,7 +46,7 @@ def logistic_regression(a: torch.Tensor, y: torch.Tensor, at: torch.Tensor, yt: 
                         steps: int = 300) -> float:
     """Top-1 on (at, yt) of multinomial logistic regression fitted on (a, y) to convergence: features
     standardised with the fitting set's statistics, full batch, L-BFGS, L2 `l2` on the weights. The
-    raw-pixel baseline, and tools/probe_convergence.py's check of the LARS probe."""
+    raw-pixel baseline, and tools/studies/probe_convergence.py's check of the LARS probe."""
     mu, sd = a.mean(0), a.std(0) + 1e-3
     a, at = (a - mu) / sd, (at - mu) / sd
     lin = torch.nn.Linear(a.shape[1], int(y.max()) + 1).to(a.device)
@@ -106,7 +106,7 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m tools.study_classification", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m tools.studies.classification", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", default="docs", help="where RESULTS.md, the JSON, the plot and mae_encoder.pth go")
     p.add_argument("--data", default=None, help="folder with the four Fashion-MNIST idx .gz files")
