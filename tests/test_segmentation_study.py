@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tools.studies.classification_report import put_section
+from tools.studies.sections import put_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

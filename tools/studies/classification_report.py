@@ -5,6 +5,7 @@ from fractions import Fraction
 
 from tools.ablate.engine import ASPECT
 from tools.studies.classification_merge import BUDGET_DEFAULTS
+from tools.studies.sections import put_section
 
 PARTIAL_X = {"partial0": 0, "partial1": 1, "partial2": 2}  # evaluation name -> blocks fine-tuned
 EVALS = ("probe", "full", *PARTIAL_X)  # every evaluation of the study, in the order it runs them
@@ -178,21 +179,3 @@ Time per stage (s): {', '.join(f'{k} {v}' for k, v in secs.items())}.
 {targets(res)}{''.join(chr(10) + '- ' + n for n in res.get('notes', []))}
 """
     return put_section(os.path.join(out, "RESULTS.md"), text)  # the other studies' sections stay
-
-
-def put_section(path: str, text: str) -> str:
-    """Put `text` (starting with its own '# Title' line) into the markdown file at `path`: replacing
-    the section with that title up to the next top-level heading, or appended; other sections untouched."""
-    title = text.splitlines()[0].strip()
-    lines = open(path).read().splitlines(keepends=True) if os.path.isfile(path) else []
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == title), None)
-    if start is None:
-        body = "".join(lines).rstrip("\n")
-        new = (body + "\n\n" if body else "") + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("# ")), len(lines))
-        rest = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + rest if rest else "")
-    with open(path, "w") as f:
-        f.write(new)
-    return path

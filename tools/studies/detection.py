@@ -16,84 +16,14 @@ defaults are the run recorded in docs/RESULTS.md (~29 min on a shared 2-core CPU
 import argparse
 import json
 import os
-import subprocess
-import sys
 
+from tools.studies.stages import ROOT, both, mae, open_summary, publish, side_by_side, stage, template
 from transfer.detection.synthetic import CATEGORIES
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
 BUDGET = ("train", "val", "size", "max_objects", "object_scale", "categories", "seed", "dim", "depth", "heads",
           "pretrain_epochs", "mae_batch", "mae_base_lr", "norm_pix", "det_epochs", "batch", "lr", "channels",
           "head_channels", "head_convs", "fc_dim", "roi_batch", "precision")
-
-PRETRAIN = """_base_ = ['{root}/configs/pretrain/mae_vit-tiny-p8_folder_cpu.py']
-base_lr = {base_lr}
-max_epochs = {epochs}
-warmup_epochs = {warmup}
-model = dict(img_size={size}, patch_size=16, embed_dim={dim}, depth={depth}, num_heads={heads},
-             decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4, norm_pix_loss={norm_pix})
-train_dataloader = dict(batch_size={batch}, dataset=dict(root='{data}/train2017', img_size={size}))
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval={epochs}))
-visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
-randomness = dict(seed={seed})
-"""
-
-DETECT = """_base_ = ['{root}/configs/detection/mask-rcnn_vit-tiny_synthetic_cpu.py']
-data_root = '{data}/'
-img_size = {size}
-max_epochs = {epochs}
-model = dict(num_classes={categories}, pad_size={size}, anchor_sizes={anchors}, head_channels={head_channels},
-             head_convs={head_convs}, fc_dim={fc_dim},
-             backbone=dict(out_channels={channels}, net=dict(img_size={size}, embed_dim={dim}, depth={depth},
-                           num_heads={heads}, window_size={window}, global_blocks={globals_}, drop_path_rate=0.1,
-                           pretrain_img_size={size}, pretrained={pretrained})),
-             detector=dict(box_batch_size_per_image={roi_batch}))
-train_dataloader = dict(batch_size={batch}, dataset=dict(data_root=data_root, img_size={size}, synthetic=None))
-val_dataloader = dict(dataset=dict(data_root=data_root, img_size={size}, synthetic=None))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
-test_evaluator = val_evaluator
-# scored once, by `mae test`
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs, val_begin=max_epochs + 1)
-optim_wrapper = dict(precision='{precision}', optimizer=dict(lr={lr}))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones={milestones}, gamma=0.1),
-]
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=max_epochs))
-custom_hooks = [dict(type='PredictionPicturesHook', img_ids={pictures}, score_thr=0.5)]
-visualizer = dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
-randomness = dict(seed={seed})
-"""
-
-
-def mae(args, log: str, env=None) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {}))
-    return subprocess.Popen([sys.executable, "-m", "tools.cli", *args], cwd=ROOT, env=env,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
-
-
-def side_by_side(path: str, columns: dict) -> str:
-    """One PNG at `path`: a column per entry of `columns` (title -> pictures: files or arrays), a row per picture."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    rows = max(len(pics) for pics in columns.values())
-    fig, axes = plt.subplots(rows, len(columns), figsize=(4 * len(columns), 4 * rows), squeeze=False)
-    for col, (name, pics) in enumerate(columns.items()):
-        for row, pic in enumerate(pics):
-            ax = axes[row][col]
-            ax.imshow(Image.open(pic) if isinstance(pic, str) else pic, interpolation="nearest")
-            ax.set_axis_off()
-            if row == 0:
-                ax.set_title(name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -132,7 +62,7 @@ def parse(argv=None) -> argparse.Namespace:
 def pretrain(args, work: str, data: str) -> None:
     cfg = os.path.join(work, "pretrain.py")
     with open(cfg, "w") as f:
-        f.write(PRETRAIN.format(root=ROOT, data=data, size=args.size, dim=args.dim, depth=args.depth,
+        f.write(template("detection_pretrain", root=ROOT, data=data, size=args.size, dim=args.dim, depth=args.depth,
                                 heads=args.heads, base_lr=args.mae_base_lr, epochs=args.pretrain_epochs,
                                 warmup=max(1, args.pretrain_epochs // 10), batch=args.mae_batch,
                                 norm_pix=args.norm_pix, seed=args.seed))
@@ -151,7 +81,8 @@ def detector_configs(args, work: str, data: str) -> dict:
         ckpt = os.path.join(work, "mae", "checkpoint-final.pth")
         configs[arm] = os.path.join(work, f"detect_{arm}.py")
         with open(configs[arm], "w") as f:
-            f.write(DETECT.format(
+            f.write(template(
+                "detection_finetune",
                 root=ROOT, data=data, size=args.size, epochs=e, categories=args.categories, dim=args.dim,
                 depth=args.depth, heads=args.heads,
                 anchors=tuple(max(4, args.size // 16) * 2 ** i for i in range(5)), window=max(2, args.size // 32),
@@ -230,8 +161,6 @@ Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; t
 
 
 def main(argv=None) -> None:
-    from tools.studies.segmentation import both, open_summary, publish, stage  # (imports this module: not at the top)
-
     args = parse(argv)
     out, work = os.path.abspath(args.out), os.path.abspath(args.work)
     data = os.path.join(work, "data")
@@ -263,7 +192,7 @@ def main(argv=None) -> None:
         "ground truth": [truth(data, i) for i in ids],
         **{f"{ARMS[arm]} prediction": [os.path.join(work, f"eval_{arm}", "predictions", f"{i}.png") for i in ids]
            for arm in ARMS}})
-    publish(summary, save, "study_detection", argv, out, section)
+    publish(summary, save, "detection", argv, out, section)
     for arm, m in summary["metrics"].items():
         print(f"{ARMS[arm]:15s} box AP {100 * m['coco/bbox_mAP']:.1f}  AP50 {100 * m['coco/bbox_mAP_50']:.1f}  "
               f"mask AP {100 * m['coco/segm_mAP']:.1f}  AP50 {100 * m['coco/segm_mAP_50']:.1f}")

@@ -18,7 +18,8 @@ import time
 
 from pretrain.data import DataError
 from tools.studies.classification_merge import BUDGET_KEYS, budget_of, read_results
-from tools.studies.classification_report import put_section, slug
+from tools.studies.classification_report import slug
+from tools.studies.sections import put_section
 
 # what a random-init probe depends on: its encoder and the probe's own budget (not the pretraining)
 RANDOM_KEYS = ("patch_size", "embed_dim", "seed", "probe_epochs", "batch", "limit")

@@ -11,37 +11,12 @@ Every stage leaves a file that marks it done; a rerun with the same arguments sk
 (their recorded wall times are kept), and a work folder made with other arguments is refused.
 """
 import argparse
-import datetime
 import glob
 import json
 import os
-import sys
-import time
 
-from tools.studies.detection import ROOT, mae, side_by_side
-from tools.studies.classification import machine
-from tools.studies.classification_report import put_section
+from tools.studies.stages import ROOT, both, mae, open_summary, publish, side_by_side, stage, template
 
-SEG = """_base_ = ['{root}/configs/segmentation/upernet_mae_vit-tiny-p8_synthetic-ade20k-64x64_cpu.py']
-data_root = '{data}'
-synthetic = {synthetic}
-model = dict(pretrained={pretrained},
-             backbone=dict(embed_dim={dim}, depth={depth}, num_heads={heads}, out_indices={out}, drop_path_rate=0.1),
-             neck=dict(embed_dim={dim}),
-             decode_head=dict(in_channels=[{dim}] * 4, channels={dim}, num_classes={classes}),
-             auxiliary_head=dict(in_channels={dim}, num_classes={classes}))
-train_dataloader = dict(batch_size={batch}, dataset=dict(data_root=data_root, synthetic=synthetic))
-val_dataloader = dict(dataset=dict(data_root=data_root, synthetic=synthetic))
-test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr={lr}))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end={warmup}),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, by_epoch=False, begin={warmup}, end={iters}),
-]
-train_cfg = dict(max_iters={iters}, val_interval={iters}, val_begin={iters} + 1)  # scored once, by `mae test`
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval={iters}))
-randomness = dict(seed={seed})
-"""
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
 BUDGET = ("train", "val", "size", "classes", "seed", "dim", "depth", "heads", "pretrain_epochs", "mae_batch",
           "norm_pix", "iters", "batch", "lr")
@@ -74,45 +49,6 @@ def parse(argv=None) -> argparse.Namespace:
     return args
 
 
-def stage(summary: dict, name: str, done: str, work) -> None:
-    """Run `work()` unless `done` exists; record its wall time (a cached stage keeps its old time)."""
-    if os.path.exists(done) and name in summary["seconds"]:
-        print(f"[{name}] cached ({done})", flush=True)
-        return
-    print(f"[{name}] ...", flush=True)
-    t = time.time()
-    work()
-    summary["seconds"][name] = round(time.time() - t, 1)
-    print(f"[{name}] {summary['seconds'][name]} s", flush=True)
-
-
-def open_summary(work: str, budget: dict):
-    """The work folder's summary.json (a new one if absent) and a function saving it; a folder made
-    with other arguments (`budget`) is refused."""
-    path = os.path.join(work, "summary.json")
-    summary = json.load(open(path)) if os.path.isfile(path) else dict(args=budget, seconds={})
-    if summary["args"] != budget:
-        raise SystemExit(f"{work} holds a study made with {summary['args']}; use another --work or delete it")
-
-    def save():
-        with open(path, "w") as f:
-            json.dump(summary, f, indent=2)
-    return summary, save
-
-
-def publish(summary: dict, save, study: str, argv, out: str, section) -> None:
-    """Record the command, date and machine; write `<out>/<study>.json` and RESULTS.md's section
-    (`section(summary, out)`)."""
-    cmd = " ".join(sys.argv[1:] if argv is None else argv)
-    summary.update(command=f"python -m tools.studies.{study.removeprefix('study_')} {cmd}",
-                   date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                   machine=machine(), nice=os.nice(0))
-    save()
-    with open(os.path.join(out, f"{study}.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    put_section(os.path.join(out, "RESULTS.md"), section(summary, out))
-
-
 def pretrain(args, work: str, images: str) -> None:
     opts = [f"train_dataloader.dataset.root={images}", f"train_dataloader.batch_size={args.mae_batch}",
             f"max_epochs={args.pretrain_epochs}", f"warmup_epochs={max(1, args.pretrain_epochs // 10)}",
@@ -125,15 +61,6 @@ def pretrain(args, work: str, images: str) -> None:
         raise SystemExit(f"pretraining failed; see {work}/pretrain.log")
 
 
-def both(job: dict, name: str, work: str) -> None:
-    """`mae` on both arms at once, one thread each (the study's machine has 2 cores). `job`: arm -> args."""
-    running = {arm: mae(a, os.path.join(work, f"{name}_{arm}.log"), env=dict(OMP_NUM_THREADS="1"))
-               for arm, a in job.items()}
-    failed = [arm for arm, p in running.items() if p.wait()]
-    if failed:
-        raise SystemExit(f"{name} failed for {failed}; see {work}/{name}_{failed[0]}.log")
-
-
 def finetune_both(args, work: str, data: str) -> None:
     synthetic = dict(num_train=args.train, num_val=args.val, size=(args.size, args.size),
                      num_classes=args.classes, seed=args.seed)
@@ -141,7 +68,7 @@ def finetune_both(args, work: str, data: str) -> None:
     for arm in ARMS:
         ckpt = os.path.join(work, "mae", "checkpoint-final.pth")
         with open(os.path.join(work, f"seg_{arm}.py"), "w") as f:
-            f.write(SEG.format(root=ROOT, data=data, synthetic=synthetic, dim=args.dim, depth=args.depth,
+            f.write(template("segmentation_finetune", root=ROOT, data=data, synthetic=synthetic, dim=args.dim, depth=args.depth,
                                heads=args.heads, out=out, classes=args.classes, batch=args.batch, lr=args.lr,
                                warmup=max(1, args.iters // 10), iters=args.iters, seed=args.seed,
                                pretrained=repr(ckpt) if arm == "mae" else None))
@@ -149,18 +76,12 @@ def finetune_both(args, work: str, data: str) -> None:
           for arm in ARMS}, "finetune", work)
 
 
-DRAW = """_base_ = ['./seg_{arm}.py']
-test_dataloader = dict(dataset=dict(indices={pictures}))  # the first few scenes: drawing is slow
-default_hooks = dict(visualization=dict(draw=True))
-"""
-
-
 def evaluate_both(args, work: str) -> None:
     """Scores on every validation scene, then label maps drawn for the first few (in the same pass
     when every scene is drawn); leaves the file `evaluated`."""
     for arm in ARMS:
         with open(os.path.join(work, f"draw_{arm}.py"), "w") as f:
-            f.write(DRAW.format(arm=arm, pictures=args.pictures))
+            f.write(template("segmentation_draw", arm=arm, pictures=args.pictures))
     drawn = args.val <= args.pictures
     for name, config in (("eval", "draw_{}.py" if drawn else "seg_{}.py"), ("draw", "draw_{}.py"))[:2 - drawn]:
         both({arm: ["test", os.path.join(work, config.format(arm)), os.path.join(work, arm, f"iter_{args.iters}.pth"),
@@ -254,7 +175,7 @@ def main(argv=None) -> None:
                           for arm in ARMS}
     summary["picture"] = os.path.join(out, "study_segmentation.png")
     picture(args, work, summary["picture"])
-    publish(summary, save, "study_segmentation", argv, out, section)
+    publish(summary, save, "segmentation", argv, out, section)
     for arm, m in summary["metrics"].items():
         print(f"{ARMS[arm]:15s} mIoU {m['mIoU']:.1f}  mAcc {m['mAcc']:.1f}  aAcc {m['aAcc']:.1f}")
     print(json.dumps(summary["seconds"]))
