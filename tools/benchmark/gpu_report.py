@@ -1,4 +1,5 @@
-"""Helpers of tools/gpu_bench.sh, each a subcommand of `python -m tools.benchmark.gpu_report`:
+"""Helpers of tools/studies/gpu_bench.sh, each a subcommand of
+`python -m tools.benchmark.gpu_report`:
 
 jpegs DIR N LINKS     write N generated 500x375 JPEGs (smooth colour fields + noise, so they decode
                       like photos rather than flat colour) and LINKS symlinks to each, so one

@@ -64,8 +64,8 @@ def fit_probe(head: nn.Module, feats: torch.Tensor, labels: torch.Tensor, epochs
 
 def held_out_split(n: int, val_fraction: float = 1 / 6, seed: int = 0, device=None) -> tuple:
     """(held-out indices, training indices) of `n` training images: one seeded permutation, so every
-    probe that chooses a setting on held-out images (this LARS lr, tools/probe_convergence.py's L2)
-    holds out the same images."""
+    probe that chooses a setting on held-out images (this LARS lr, the L2 of
+    tools/studies/probe_convergence.py) holds out the same images."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
     order = torch.randperm(n, generator=gen).to(device)
     n_val = max(1, int(n * val_fraction))
