@@ -22,10 +22,10 @@ from timm.models.vision_transformer import Block
 
 from .errors import ConfigError
 from .masking import MaskSpec, build_sampler
+from .patches import gather_tokens
 from .pos_embed import sincos_2d, sincos_like
 from .registry import MODELS
 from .target_family import build_target
-from .targets import gather_tokens
 from .archs import ARCHS, MAE_DECODER
 from .vit import ViT
 
@@ -159,6 +159,11 @@ class MaskedAutoencoder(ViT, BaseModel):
     def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         return self.target_maker.make(imgs, ids, self.patch_size, self.grid_of(imgs))
 
+    def forward_loss(self, imgs: torch.Tensor, pred: torch.Tensor, spec: MaskSpec):
+        """(loss, extra logs) of the removed patches' predictions `pred` (the official
+        `forward_loss`): the target family makes their target, `loss.py` scores it."""
+        return self.target_maker.loss(pred, self.target(imgs, spec.ids_masked))
+
     # ---- entry points ---------------------------------------------------------------------------
     def forward_mae(self, imgs: torch.Tensor, noise: Optional[torch.Tensor] = None,
                     seeds: Optional[torch.Tensor] = None):
@@ -167,7 +172,7 @@ class MaskedAutoencoder(ViT, BaseModel):
         latent = self.forward_encoder(imgs, spec)
         removed = self.forward_decoder(latent, spec, self.grid_of(imgs), removed_only=True)
         pred = self.decoder_pred(self.decoder_norm(removed))
-        loss, self.last_logs = self.target_maker.loss(pred, self.target(imgs, spec.ids_masked))
+        loss, self.last_logs = self.forward_loss(imgs, pred, spec)
         return loss, pred, spec.mask
 
     @torch.no_grad()

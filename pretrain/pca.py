@@ -6,7 +6,7 @@ from mmengine.hooks import Hook
 
 from .hooks import atomic_save, bare_model
 from .registry import HOOKS
-from .targets import patchify
+from .patches import patchify
 
 
 def fit_pca(patches: torch.Tensor):

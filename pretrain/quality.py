@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .targets import patch_stats, patchify, unpatchify
+from .patches import patch_stats, patchify, unpatchify
 
 
 @torch.no_grad()

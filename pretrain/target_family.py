@@ -1,16 +1,15 @@
 """What the decoder predicts for each removed patch, selected by config (paper Tables 1d and 7).
 
-`pixel` (normalised-image pixels), `norm_pixel` (each patch standardised), `pca` (coefficients on the
-top-k principal components of training patches) and `token` (a frozen tokenizer's id, cross-entropy).
+`pixel` (normalised-image pixels), `norm_pixel` (each patch standardised), `pca` (coefficients on
+the top-k principal components of training patches) and `token` (a frozen tokenizer's id).
 Each target knows the decoder's output width, makes the target of the removed patches, scores a
-prediction and, where it can, maps a prediction back to pixels for pictures.
+prediction with the loss of `loss.py` and, where it can, maps a prediction back to pixels.
 """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .losses import mse_on_selected
-from .targets import gather_tokens, patchify, pixel_target
+from .loss import masked_cross_entropy, masked_mse, pixel_target, token_accuracy
+from .patches import gather_tokens, patchify
 
 KINDS = ("pixel", "norm_pixel", "pca", "token")
 
@@ -27,7 +26,7 @@ class PixelTarget(nn.Module):
         return pixel_target(gather_tokens(patchify(imgs, patch_size), ids), self.kind == "norm_pixel")
 
     def loss(self, pred, target):
-        return mse_on_selected(pred, target), {}
+        return masked_mse(pred, target), {}
 
     def to_pixels(self, pred):
         return pred
@@ -66,7 +65,7 @@ class PCATarget(nn.Module):
         return self.encode(gather_tokens(patchify(imgs, patch_size), ids))
 
     def loss(self, pred, target):
-        return mse_on_selected(pred, target), {}
+        return masked_mse(pred, target), {}
 
     def to_pixels(self, pred):
         return pred.float() @ self.components + self.mean
@@ -102,9 +101,7 @@ class TokenTarget(nn.Module):
         return torch.gather(tokens, 1, ids)
 
     def loss(self, pred, target):
-        loss = F.cross_entropy(pred.float().flatten(0, 1), target.flatten())
-        acc = (pred.detach().argmax(-1) == target).float().mean()
-        return loss, {"token_acc": acc}
+        return masked_cross_entropy(pred, target), {"token_acc": token_accuracy(pred, target)}
 
     def to_pixels(self, pred):
         return None

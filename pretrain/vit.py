@@ -16,7 +16,7 @@ from timm.models.vision_transformer import Block
 from .archs import ARCHS, get_arch  # noqa: F401  (ARCHS re-exported: the one architecture table)
 from .errors import ConfigError
 from .pos_embed import resample_pos_embed, sincos_2d
-from .targets import gather_tokens
+from .patches import gather_tokens
 
 
 def check_image_size(h: int, w: int, patch: int) -> None:

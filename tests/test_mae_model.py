@@ -6,11 +6,11 @@ import timm
 import torch
 
 from pretrain.checkpoint import encoder_state
-from pretrain.losses import masked_mse
+from pretrain.loss import masked_mse, pixel_target
 from tests.conftest import tiny_mae
 from pretrain.mae import MaskedAutoencoder, build_mae
 from pretrain.pos_embed import sincos_2d
-from pretrain.targets import gather_tokens, patchify, pixel_target, unpatchify
+from pretrain.patches import gather_tokens, patchify, unpatchify
 
 
 def tiny(**kw):

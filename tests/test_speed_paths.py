@@ -6,10 +6,10 @@ import json
 import pytest
 import torch
 
-from pretrain.losses import masked_mse
+from pretrain.loss import masked_mse, pixel_target
 from tests.conftest import tiny_mae
 from pretrain.optim import autocast_for, build_adamw
-from pretrain.targets import gather_tokens, patchify, pixel_target
+from pretrain.patches import gather_tokens, patchify
 from tools import benchmark
 
 

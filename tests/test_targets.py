@@ -3,11 +3,11 @@ refusal of wrong tokenizer files, the DALL-E encoder from a local file, pixel ta
 import pytest
 import torch
 
-from pretrain.losses import masked_cross_entropy
+from pretrain.loss import masked_cross_entropy
 from pretrain.mae import MaskedAutoencoder
 from pretrain.pca import fit_pca
 from pretrain.target_family import PCATarget
-from pretrain.targets import patchify
+from pretrain.patches import patchify
 from pretrain.tokenizers import DiscreteVAE, DVAETokenizer, TokenizerError
 
 TINY = dict(img_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1,

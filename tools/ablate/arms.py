@@ -9,7 +9,7 @@ import torch
 
 from pretrain.data import SeededAugDataset
 from pretrain.pca import fit_pca
-from pretrain.targets import patchify
+from pretrain.patches import patchify
 from pretrain.tokenizers import tokenizer_type
 from tools.ablate.engine import log, normalise
 

@@ -1,4 +1,6 @@
-"""Patch <-> image reshapes and the pixel reconstruction target."""
+"""Patch helpers: image <-> patch-sequence reshapes in the official layout, per-patch statistics,
+and picking tokens by index. No learning here: the loss is in `loss.py`, the target family (what
+the decoder predicts) in `target_family.py`."""
 import torch
 
 
@@ -11,6 +13,7 @@ def patchify(imgs: torch.Tensor, p: int) -> torch.Tensor:
 
 
 def unpatchify(x: torch.Tensor, p: int, grid: tuple, c: int = 3) -> torch.Tensor:
+    """The inverse of `patchify` for a (rows, cols) `grid`: (B, N, p*p*c) -> (B, c, H, W)."""
     b = x.shape[0]
     h, w = grid
     x = x.reshape(b, h, w, p, p, c).permute(0, 5, 1, 3, 2, 4)
@@ -18,18 +21,10 @@ def unpatchify(x: torch.Tensor, p: int, grid: tuple, c: int = 3) -> torch.Tensor
 
 
 def patch_stats(patches: torch.Tensor, eps: float = 1e-6):
+    """(mean, sqrt(var + eps)) of each patch over its pixels (last dimension)."""
     mean = patches.mean(dim=-1, keepdim=True)
     var = patches.var(dim=-1, keepdim=True)
     return mean, (var + eps) ** 0.5
-
-
-def pixel_target(patches: torch.Tensor, norm_pix: bool) -> torch.Tensor:
-    """Target per patch: raw (normalised-image) pixels, or each patch standardised by its own
-    mean and std, `(x - mean) / sqrt(var + 1e-6)` (the paper's 'norm pix')."""
-    if not norm_pix:
-        return patches
-    mean, std = patch_stats(patches)
-    return (patches - mean) / std
 
 
 def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
