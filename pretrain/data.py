@@ -16,9 +16,9 @@ from mmengine.logging import print_log
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from .errors import DataError
 from .image_io import IMG_EXTENSIONS, decode_file
 from .registry import DATA_SAMPLERS, DATASETS
-from .errors import DataError  # noqa: F401  (raised here; importable from here)
 
 EMBEDDED = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
             "camera", "coins", "moon", "brick", "grass", "gravel", "cell", "clock")

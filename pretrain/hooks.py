@@ -10,7 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from .data import center_square, heldout_crops
-from .errors import NonFiniteLoss  # noqa: F401  (raised here; importable from here)
+from .errors import NonFiniteLoss
 from .quality import quality_table
 from .registry import HOOKS
 from .resilience import faults

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pretrain.data import DataError
+from pretrain.errors import DataError
 from transfer.classification.datasets import ClassFolder, EmbeddedPhotos, ImageNet, build_transform
 from transfer.classification.file_lists import INaturalist, Places
 

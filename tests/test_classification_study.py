@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.data import DataError
+from pretrain.errors import DataError
 from tools.ablate.data import load_fmnist, read_idx
 from tools.ablate.engine import augment, lr_factor, warmup_steps
 from transfer.classification import ViTClassifier
@@ -448,7 +448,7 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     import json
     import tools.studies.classification as study
     from tools.ablate import data as fmnist, engine
-    from pretrain.data import DataError
+    from pretrain.errors import DataError
     from tools.studies.probe_convergence import main as convergence
     from tools.studies.classification_report import write_report
 

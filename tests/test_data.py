@@ -7,7 +7,8 @@ import torch
 from mmengine.logging import MMLogger
 from PIL import Image
 
-from pretrain.data import DataError, EmbeddedImages, EpochSeedSampler, ImageFolder, load_image
+from pretrain.data import EmbeddedImages, EpochSeedSampler, ImageFolder, load_image
+from pretrain.errors import DataError
 
 
 def write_images(folder, n, size=(40, 30), sub=""):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.data import DataError
+from pretrain.errors import DataError
 from transfer.detection.coco import CocoInstances, read_coco
 from transfer.detection.metric import CocoMetric
 from transfer.detection.synthetic import make_synthetic_coco

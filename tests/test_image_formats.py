@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pretrain.data import IMG_EXTENSIONS, DataError, ImageFolder, load_image
+from pretrain.data import IMG_EXTENSIONS, ImageFolder, load_image
+from pretrain.errors import DataError
 from pretrain.image_io import decode_file
 from tests.conftest import tiny_mae
 

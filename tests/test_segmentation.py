@@ -15,7 +15,7 @@ import transfer.segmentation  # noqa: E402,F401
 from mmseg.registry import DATASETS, METRICS, MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
-from pretrain.data import DataError  # noqa: E402
+from pretrain.errors import DataError  # noqa: E402
 from transfer.segmentation.synthetic import write_ade20k  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")

@@ -86,7 +86,7 @@ def test_resume_equals_uninterrupted(demo_config, tiny_options, tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(demo_config, tiny_options, tmp_path):
-    from pretrain.hooks import NonFiniteLoss
+    from pretrain.errors import NonFiniteLoss
     opts = dict(tiny_options, max_epochs=3,
                 custom_hooks=[dict(type="NonFiniteLossHook"), dict(type="PoisonHook", at=5)])
     with pytest.raises(NonFiniteLoss, match=r"non-finite loss \(nan\) at epoch 2, iteration 6.*epoch_1.pth"):

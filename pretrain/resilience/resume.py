@@ -13,7 +13,8 @@ import zipfile
 
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from ..checkpoint.files import CheckpointError, first_line, load_file
+from ..checkpoint.files import first_line, load_file
+from ..errors import CheckpointError
 
 PATTERNS = ("epoch_*.pth", "iter_*.pth")
 

@@ -5,7 +5,7 @@ import json
 import os
 import re
 
-from pretrain.data import DataError
+from pretrain.errors import DataError
 from tools.ablate.engine import ARCH, DECODER, PRETRAIN_DEFAULTS
 
 PIXELS_RERUN_SPREAD = 0.5  # points: reruns of the float32 pixel baseline differ by ~0.1; more means other data

@@ -16,7 +16,7 @@ import os
 import shlex
 import time
 
-from pretrain.data import DataError
+from pretrain.errors import DataError
 from tools.studies.classification_merge import BUDGET_KEYS, budget_of, read_results
 from tools.studies.classification_report import slug
 from tools.studies.sections import put_section

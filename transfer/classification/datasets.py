@@ -18,8 +18,8 @@ from PIL import Image, ImageOps
 from timm.data import create_transform
 from torch.utils.data import Dataset
 
-from pretrain.data import IMG_EXTENSIONS, DataError, embedded_images
-from pretrain.errors import ConfigError
+from pretrain.data import IMG_EXTENSIONS, embedded_images
+from pretrain.errors import ConfigError, DataError
 from pretrain.registry import DATASETS
 
 EVAL_TRANSFORM = dict(input_size=224, is_training=False, interpolation="bicubic", crop_pct=0.875)

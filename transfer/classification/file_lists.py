@@ -7,8 +7,7 @@ import json
 import os
 from typing import Optional
 
-from pretrain.data import DataError
-from pretrain.errors import ConfigError
+from pretrain.errors import ConfigError, DataError
 from pretrain.registry import DATASETS
 
 from .datasets import LabelledImages

@@ -20,7 +20,7 @@ from torchvision import tv_tensors
 from torchvision.io import ImageReadMode, decode_image
 from torchvision.ops import masks_to_boxes
 
-from pretrain.data import DataError
+from pretrain.errors import DataError
 from pretrain.registry import DATASETS
 
 from .transforms import eval_transform, train_transform

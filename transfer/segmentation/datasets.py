@@ -11,7 +11,7 @@ from mmengine.dist import barrier, get_rank
 from mmseg.datasets import ADE20KDataset
 from mmseg.registry import DATASETS
 
-from pretrain.data import DataError
+from pretrain.errors import DataError
 
 from .synthetic import MARKER, write_ade20k
 
