@@ -241,7 +241,8 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
 
     built = []
     real = engine.MaskedAutoencoder
-    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_depth"]) or real(**kw))
+    monkeypatch.setattr(engine, "MaskedAutoencoder",
+                        lambda **kw: built.append(kw["decoder_depth"]) or real(**kw))
     x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2)
     study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
@@ -286,7 +287,8 @@ def test_decoder_width_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
 
     built = []
     real = engine.MaskedAutoencoder
-    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(kw["decoder_embed_dim"]) or real(**kw))
+    monkeypatch.setattr(engine, "MaskedAutoencoder",
+                        lambda **kw: built.append(kw["decoder_embed_dim"]) or real(**kw))
     x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2,
                      decoder_width=64)
@@ -324,7 +326,8 @@ def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and
 
     built = []
     real = engine.MaskedAutoencoder
-    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(kw["embed_dim"]) or real(**kw))
+    monkeypatch.setattr(engine, "MaskedAutoencoder",
+                        lambda **kw: built.append(kw["embed_dim"]) or real(**kw))
     imgs = torch.randint(0, 255, (32, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=32, decoder_depth=2,
                      patch_size=7, embed_dim=64)
@@ -333,9 +336,10 @@ def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and
     assert built == [64] and (blob["settings"]["embed_dim"], blob["settings"]["patch_size"]) == (64, 7)
     spec = study.saved_encoder_spec(blob)
     assert (spec["arch"]["embed_dim"], spec["arch"]["patch_size"]) == (64, 7)
-    probe = engine.probe_model(blob["state"], "avg", spec)  # the saved encoder loads into the probe's ViT
+    probe = engine.probe_model(blob["state"], "avg", spec)  # the saved encoder loads into its ViT
     assert probe.pos_embed.shape == (1, 17, 64)
-    assert engine.probe_model(None, "cls", study.spec_of(args)).pos_embed.shape == (1, 17, 64)  # random init too
+    random_init = engine.probe_model(None, "cls", study.spec_of(args))
+    assert random_init.pos_embed.shape == (1, 17, 64)  # random init too
 
     wide = _part(tmp_path, "wide", "random", "full", {"random": {"full": 55.0}}, embed_dim=64)
     default = _part(tmp_path, "default", "mae", "probe", {"mae": {"probe": {"cls": 40.0, "avg": 41.0}}})
@@ -362,8 +366,10 @@ def test_mask_ratio_and_crop_min_reach_the_pretraining_the_saved_key_the_merge_a
 
     ratios, scales = [], []
     real_mae, real_aug = engine.MaskedAutoencoder, engine.augment
-    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: ratios.append(kw["mask_ratio"]) or real_mae(**kw))
-    monkeypatch.setattr(engine, "augment", lambda x, scale, gen=None: scales.append(scale) or real_aug(x, scale, gen))
+    monkeypatch.setattr(engine, "MaskedAutoencoder",
+                        lambda **kw: ratios.append(kw["mask_ratio"]) or real_mae(**kw))
+    monkeypatch.setattr(engine, "augment",
+                        lambda x, scale, gen=None: scales.append(scale) or real_aug(x, scale, gen))
     imgs = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2,
                      patch_size=7)
@@ -397,9 +403,9 @@ def test_mask_ratio_and_crop_min_reach_the_pretraining_the_saved_key_the_merge_a
 
 
 def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders(tmp_path, monkeypatch, capsys):
-    """tools/studies/probe_convergence: the L2 is chosen on the same held-out training images as the LARS
-    probe's lr (never on the test images), a separable problem is solved, and both encoders and both
-    poolings are scored from the study's saved encoder file."""
+    """tools/studies/probe_convergence: the L2 is chosen on the same held-out training images as
+    the LARS probe's lr (never on the test images), a separable problem is solved, and both
+    encoders and both poolings are scored from the study's saved encoder file."""
     from argparse import Namespace
     import json
     import tools.studies.classification as study
@@ -424,7 +430,8 @@ def test_converged_probe_uses_the_study_held_out_split_and_reports_both_encoders
 
     imgs = torch.randint(0, 255, (48, 28, 28), dtype=torch.uint8)
     labels = torch.arange(48) % 10
-    monkeypatch.setattr(fmnist, "load_fmnist", lambda: {"train": (imgs, labels), "test": (imgs[:20], labels[:20])})
+    monkeypatch.setattr(fmnist, "load_fmnist",
+                        lambda: {"train": (imgs, labels), "test": (imgs[:20], labels[:20])})
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=48, decoder_depth=2)
     study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})
     out = main(["--encoder", str(tmp_path / "mae_encoder.pth"), "--steps", "5", "--out", str(tmp_path / "c.json")])
@@ -454,8 +461,10 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
 
     built = []
     real_mae, real_vit = engine.MaskedAutoencoder, engine.ViTClassifier
-    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(("mae", kw["patch_size"])) or real_mae(**kw))
-    monkeypatch.setattr(engine, "ViTClassifier", lambda **kw: built.append(("vit", kw["patch_size"])) or real_vit(**kw))
+    monkeypatch.setattr(engine, "MaskedAutoencoder",
+                        lambda **kw: built.append(("mae", kw["patch_size"])) or real_mae(**kw))
+    monkeypatch.setattr(engine, "ViTClassifier",
+                        lambda **kw: built.append(("vit", kw["patch_size"])) or real_vit(**kw))
     imgs = torch.randint(0, 255, (32, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=32, decoder_depth=2,
                      patch_size=7)
@@ -463,9 +472,10 @@ def test_patch_size_reaches_both_encoders_the_saved_key_the_merge_the_command_an
     blob = torch.load(tmp_path / "mae_encoder.pth", weights_only=True)
     assert built == [("mae", 7)] and blob["settings"]["patch_size"] == 7
     assert study.saved_encoder_spec(blob)["arch"]["patch_size"] == 7
-    assert engine.probe_model(None, "cls", study.spec_of(args)).patch_embed.patch_size == (7, 7)  # random init too
+    random_init = engine.probe_model(None, "cls", study.spec_of(args))
+    assert random_init.patch_embed.patch_size == (7, 7)  # random init too
     assert study.saved_encoder_spec({"settings": {}})["arch"]["patch_size"] == 4  # files saved before the flag
-    own = {**engine.FMNIST_SPEC, "arch": {**study.ARCH, "patch_size": 16}}  # `mae ablate`'s scales keep their own
+    own = {**engine.FMNIST_SPEC, "arch": {**study.ARCH, "patch_size": 16}}  # `mae ablate`'s own
     assert study.spec_of(Namespace(spec=own, patch_size=7)) is own
     args.patch_size = 4
     study.pretrained_encoder(imgs, args, torch.device("cpu"), {"seconds": {}})

@@ -1,5 +1,5 @@
-"""tools/studies/probe_pilots: the table of probe-only pilots reads held-out scores only and pairs each MAE
-run with the random-init encoder of its own architecture."""
+"""tools/studies/probe_pilots: the table of probe-only pilots reads held-out scores only and pairs
+each MAE run with the random-init encoder of its own architecture."""
 import json
 
 import pytest
@@ -48,6 +48,9 @@ def test_pilot_table_gaps_changes_and_refusals(tmp_path, capsys):
     assert text.count("# Probe pilots: patch 7, 20 epochs") == 1 and "| deep |" not in text
     assert text.index("| ref | reference |") < text.index("- First.") < text.index("- Second.")
     assert text.count("First.") == 1 and "--title 'patch 7, 20 epochs' --note ... --note ...`" in text
+    about = json.loads((out / "probe_pilots_patch-7-20-epochs.notes.json").read_text())
+    assert about["notes"] == ["First.", "Second."]
+    assert f"`{about['command']}` on {about['date']}" in text
 
     for argv, says in (([wide, rnd], "no random-init run"), ([rnd], "none of the runs probed an MAE"),
                        ([ref, str(tmp_path / "missing")], "holds 0 study results files")):

@@ -1,6 +1,6 @@
-"""The segmentation study (tools/studies/segmentation.py): its RESULTS.md section replaces only itself,
-its work folder refuses other arguments, and (slow) the whole study at a minuscule budget writes the
-table, the picture and the section, then a rerun redoes nothing."""
+"""The segmentation study (tools/studies/segmentation.py): its RESULTS.md section replaces only
+itself, its work folder refuses other arguments, and (slow) the whole study at a minuscule budget
+writes the table, the picture and the section, then a rerun redoes nothing."""
 import json
 import os
 import subprocess
@@ -43,9 +43,9 @@ TINY = ["--train", "4", "--val", "2", "--size", "64", "--classes", "3", "--dim",
 
 def study(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS="1")
-    p = subprocess.run([sys.executable, "-m", "tools.studies.segmentation", "--out", str(tmp_path / "docs"),
-                        "--work", str(tmp_path / "work"), *TINY], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=600)
+    p = subprocess.run([sys.executable, "-m", "tools.studies.segmentation",
+                        "--out", str(tmp_path / "docs"), "--work", str(tmp_path / "work"), *TINY],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-4000:])
     return p.stdout
 

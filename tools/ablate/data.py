@@ -37,7 +37,8 @@ def load_fmnist(root: str = None) -> dict:
                 return torch.from_numpy(read_idx(os.path.join(r, name)).copy())
             return {"train": (get("train-images-idx3-ubyte.gz"),
                               get("train-labels-idx1-ubyte.gz").long()),
-                    "test": (get("t10k-images-idx3-ubyte.gz"), get("t10k-labels-idx1-ubyte.gz").long())}
+                    "test": (get("t10k-images-idx3-ubyte.gz"),
+                             get("t10k-labels-idx1-ubyte.gz").long())}
     raise DataError(f"Fashion-MNIST not found in {roots}: apt-get install dataset-fashion-mnist")
 
 

@@ -233,9 +233,9 @@ def linear_probes(init, data, args, device, pools=("cls", "avg"), details: dict 
     of each is chosen on a held-out sixth of the training images, then the probe is refit on all
     of them `--probe-refits` times (seeds seed, seed+1, ...) and each refit scored once on the test
     images; the mean is returned. Several refits because one refit of the MAE class-token probe
-    moved ~2 points with only the seed or the thread count changed (tools/studies/probe_spread.py), more
-    than some of the gaps the study reports. `details` receives the chosen lrs, their held-out
-    scores and every refit's test top-1."""
+    moved ~2 points with only the seed or the thread count changed (tools/studies/probe_spread.py),
+    more than some of the gaps the study reports. `details` receives the chosen lrs, their
+    held-out scores and every refit's test top-1."""
     (x, y), (xt, yt) = data["train"], data["test"]
     refits = range(args.seed, args.seed + args.probe_refits)
     out = {}

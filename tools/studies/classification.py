@@ -27,12 +27,12 @@ import torch.nn.functional as F
 
 from pretrain.resilience.atomic import atomic_torch_save, atomic_write
 from tools.ablate.data import load_fmnist
-from tools.ablate.engine import (ARCH, DECODER, ENCODER_FLAGS, finetune, linear_probes, log, machine,
-                                 pretrain_mae, pretrain_setting, spec_of)
+from tools.ablate.engine import (ARCH, DECODER, ENCODER_FLAGS, finetune, linear_probes, log,
+                                 machine, pretrain_mae, pretrain_setting, spec_of)
 from tools.studies.classification_merge import BUDGET_DEFAULTS, merge_results
 from tools.studies.classification_report import EVALS, PARTIAL_X, names, write_report
 
-PRETRAIN_FLAGS = ("mask_ratio", "crop_min")  # `--mask-ratio`, `--crop-min`: only the MAE pretraining
+PRETRAIN_FLAGS = ("mask_ratio", "crop_min")  # `--mask-ratio`, `--crop-min`: the MAE pretraining
 PARTIAL = tuple(PARTIAL_X.values())  # the k of the partial fine-tunes
 
 
@@ -106,7 +106,8 @@ def pretrained_encoder(x: torch.Tensor, args, device, res: dict) -> tuple:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m tools.studies.classification", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m tools.studies.classification",
+                                description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", default="docs", help="where RESULTS.md, the JSON, the plot and mae_encoder.pth go")
     p.add_argument("--data", default=None, help="folder with the four Fashion-MNIST idx .gz files")

@@ -15,8 +15,9 @@ BUDGET_KEYS = ("pretrain_epochs", "ft_epochs", "probe_epochs", "batch", "mae_blr
 PRETRAIN_KEYS = ("pretrain_epochs", "mae_blr", "decoder_depth", "decoder_width", "mask_ratio", "crop_min")
 # flags added after studies were run: what their results files, which lack the key, were run with
 # (the engine's defaults, from configs/ablate/fmnist.py and PRETRAIN_DEFAULTS: one source)
-BUDGET_DEFAULTS = {"decoder_depth": DECODER["decoder_depth"], "decoder_width": DECODER["decoder_embed_dim"],
-                   "patch_size": ARCH["patch_size"], "embed_dim": ARCH["embed_dim"], **PRETRAIN_DEFAULTS}
+BUDGET_DEFAULTS = {"decoder_depth": DECODER["decoder_depth"],
+                   "decoder_width": DECODER["decoder_embed_dim"], "patch_size": ARCH["patch_size"],
+                   "embed_dim": ARCH["embed_dim"], **PRETRAIN_DEFAULTS}
 
 
 def budget_of(config: dict) -> dict:
@@ -83,7 +84,8 @@ def merge_results(dirs: list, out: str, label: str = "", evals: tuple = (), note
         res["notes"].append(f"The raw-pixel baseline is the median of the processes' runs, which ranged "
                             f"{min(pixels):.2f}-{max(pixels):.2f}: float32 L-BFGS over 60k images is not "
                             f"bit-reproducible from run to run on the CPU.")
-    cmd = f"python -m tools.studies.classification --out {out} --merge {' '.join(d for d, _ in parts)}"
+    cmd = (f"python -m tools.studies.classification --out {out} "
+           f"--merge {' '.join(d for d, _ in parts)}")
     cmd += f" --label '{label}'" if label else ""
     res["notes"] += [f"Merged by `{cmd}` from {len(parts)} processes on the same code and seed: "
                     + "; ".join(shares) + ". Stage times are each process's own, so processes that ran side by "

@@ -1,5 +1,6 @@
 """A small detection study: Mask R-CNN with an MAE-pretrained ViT against the same detector from
-random initialisation, on a generated COCO-layout set (`python -m tools.studies.detection --out docs`).
+random initialisation, on a generated COCO-layout set
+(`python -m tools.studies.detection --out docs`).
 
 1. `make_synthetic_coco` (what `mae synth-coco` runs) writes the set; 2. `mae train` pretrains an MAE
 on its training images; 3. `mae train` fine-tunes the tiny CPU detection config twice (MAE weights /
@@ -17,7 +18,8 @@ import argparse
 import json
 import os
 
-from tools.studies.stages import ROOT, both, mae, open_summary, publish, side_by_side, stage, template
+from tools.studies.stages import (ROOT, both, mae, notes_block, open_summary, publish, side_by_side,
+                                   stage, template)
 from transfer.detection.synthetic import CATEGORIES
 
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
@@ -62,10 +64,10 @@ def parse(argv=None) -> argparse.Namespace:
 def pretrain(args, work: str, data: str) -> None:
     cfg = os.path.join(work, "pretrain.py")
     with open(cfg, "w") as f:
-        f.write(template("detection_pretrain", root=ROOT, data=data, size=args.size, dim=args.dim, depth=args.depth,
-                                heads=args.heads, base_lr=args.mae_base_lr, epochs=args.pretrain_epochs,
-                                warmup=max(1, args.pretrain_epochs // 10), batch=args.mae_batch,
-                                norm_pix=args.norm_pix, seed=args.seed))
+        f.write(template("detection_pretrain", root=ROOT, data=data, size=args.size, dim=args.dim,
+                         depth=args.depth, heads=args.heads, base_lr=args.mae_base_lr,
+                         epochs=args.pretrain_epochs, warmup=max(1, args.pretrain_epochs // 10),
+                         batch=args.mae_batch, norm_pix=args.norm_pix, seed=args.seed))
     job = mae(["train", cfg, "--work-dir", os.path.join(work, "mae")], os.path.join(work, "pretrain.log"),
               env=dict(OMP_NUM_THREADS="1"))  # one thread: on a shared 2-core machine two ran a step 4-30x slower
     if job.wait():
@@ -157,7 +159,7 @@ MAE-pretrained minus random init: {diff} (one seed, one run each).
 
 Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; total
 {sum(secs.values()) / 60:.1f} min.
-{''.join(chr(10) + '- ' + n for n in summary.get('notes', []))}"""
+{notes_block(summary)}"""
 
 
 def main(argv=None) -> None:

@@ -1,6 +1,7 @@
 """Is the classification study's linear probe limited by its optimiser or by the features?
 
-    python -m tools.studies.probe_convergence --encoder OUT/mae_encoder.pth --out probe_convergence.json
+    python -m tools.studies.probe_convergence --encoder OUT/mae_encoder.pth \
+        --out probe_convergence.json
 
 The study's LARS probe (BatchNorm + linear, 30 epochs, lr chosen on held-out training images) takes
 small steps by design (LARS: lr x 0.001 of each weight's norm), so a gap between two encoders could
@@ -39,7 +40,8 @@ def converged_probe(f: torch.Tensor, y: torch.Tensor, ft: torch.Tensor, yt: torc
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_convergence", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_convergence",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--encoder", required=True, help="the study's mae_encoder.pth")
     p.add_argument("--steps", type=int, default=500, help="L-BFGS iterations of each fit")
     p.add_argument("--limit", type=int, default=0, help="use only this many train/test images (a quick check)")
@@ -57,7 +59,8 @@ def main(argv=None) -> dict:
     (x, y), (xt, yt) = data["train"], data["test"]
     state = blob["state"]
     spec = S.saved_encoder_spec(blob)
-    out = {"machine": engine.machine(), "encoder": args.encoder, "patch_size": spec["arch"]["patch_size"],
+    out = {"machine": engine.machine(), "encoder": args.encoder,
+           "patch_size": spec["arch"]["patch_size"],
            "steps": args.steps, "probes": {}}
     for init_name, init in (("mae", state), ("random", None)):
         for pool in ("cls", "avg"):

@@ -2,13 +2,15 @@
 
     python -m tools.studies.probe_pilots DIR... --out docs --title 'patch 7, 20 pretraining epochs'
 
-Each DIR is a probe-only run of the study (`python -m tools.studies.classification --out DIR --inits mae
---evals probe --probe-refits 1 ...`, or `--inits random` for the reference encoder). Its row gives
-what the run changed against the first MAE run given, its pretraining time, and each probe's held-out
-top-1 at the lr the study refit it with (on the held-out sixth of the training images where it picks
-that lr), with the gap to the random-init encoder of the same architecture and probe budget. Test-image
-scores are left out on purpose: pilots choose the next run, and only held-out images may choose.
-Writes probe_pilots[_TITLE].json and its own section of RESULTS.md in --out.
+Each DIR is a probe-only run of the study (`python -m tools.studies.classification --out DIR
+--inits mae --evals probe --probe-refits 1 ...`, or `--inits random` for the reference encoder).
+Its row gives what the run changed against the first MAE run given, its pretraining time, and each
+probe's held-out top-1 at the lr the study refit it with (on the held-out sixth of the training
+images where it picks that lr), with the gap to the random-init encoder of the same architecture
+and probe budget. Test-image scores are left out on purpose: pilots choose the next run, and only
+held-out images may choose.
+Writes probe_pilots_TITLE.json (the rows), probe_pilots_TITLE.notes.json (title, command, date,
+notes) and its own section of RESULTS.md in --out.
 """
 import argparse
 import json
@@ -21,6 +23,7 @@ from tools.studies.classification_merge import BUDGET_KEYS, budget_of, read_resu
 from tools.studies.classification_report import slug
 from tools.studies.sections import put_section
 
+NOTES = ".notes.json"  # beside probe_pilots_TITLE.json: the title, command, date and notes
 # what a random-init probe depends on: its encoder and the probe's own budget (not the pretraining)
 RANDOM_KEYS = ("patch_size", "embed_dim", "seed", "probe_epochs", "batch", "limit")
 
@@ -65,10 +68,12 @@ def signed(v) -> str:
     return "-" if v is None else f"{v:+.2f}"
 
 
-def markdown(rows: list, title: str, command: str, notes: tuple = ()) -> str:
+def markdown(rows: list, title: str, command: str, notes: tuple = (), date: str = None) -> str:
+    """The pilots' RESULTS.md section; `date`: when it was made (now, if not given)."""
     ref = rows[0]
+    date = date or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [f"# Probe pilots: {title}", "",
-             f"Made by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from probe-only runs of "
+             f"Made by `{command}` on {date} from probe-only runs of "
              "the classification study (one refit each). Scores are held-out top-1 at the lr each probe was refit "
              "with (the best of the lrs tried, or the next where that one diverged when refit), on the held-out "
              "sixth of the training images where the study picks the lr; the test images were not looked at to "
@@ -89,7 +94,8 @@ def markdown(rows: list, title: str, command: str, notes: tuple = ()) -> str:
 
 
 def main(argv=None) -> list:
-    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_pilots", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_pilots",
+                                description=__doc__.split("\n")[0])
     p.add_argument("dirs", nargs="+", metavar="DIR", help="--out folders of probe-only study runs")
     p.add_argument("--out", default="docs", help="where probe_pilots*.json and RESULTS.md go")
     p.add_argument("--title", required=True, help="what the pilots share, for the section title")
@@ -101,13 +107,18 @@ def main(argv=None) -> list:
     except DataError as e:
         p.error(str(e))
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"probe_pilots_{slug(args.title)}.json"), "w") as f:
+    base = os.path.join(args.out, f"probe_pilots_{slug(args.title)}")
+    with open(base + ".json", "w") as f:
         json.dump(rows, f, indent=1)
-    command = "python -m tools.studies.probe_pilots " + " ".join(shlex.quote(a) for a in [*args.dirs, "--out", args.out,
-                                                                                  "--title", args.title])
+    quoted = [shlex.quote(a) for a in [*args.dirs, "--out", args.out, "--title", args.title]]
+    command = "python -m tools.studies.probe_pilots " + " ".join(quoted)
     if args.note:  # the sentences are under the table: the command names them, not again in full
         command += " --note ..." * len(args.note)
-    text = markdown(rows, args.title, command, args.note)
+    about = {"title": args.title, "command": command, "notes": args.note,
+             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    with open(base + NOTES, "w") as f:  # what the section says beside the rows (for the appendix)
+        json.dump(about, f, indent=1)
+    text = markdown(rows, args.title, command, args.note, about["date"])
     put_section(os.path.join(args.out, "RESULTS.md"), text)
     print(text)
     return rows

@@ -20,7 +20,8 @@ from transfer.classification.probe_cache import fit_probe, probe_accuracy
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_spread", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.studies.probe_spread",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--encoder", required=True, help="the study's mae_encoder.pth")
     p.add_argument("--lr", type=float, default=10.0, help="LARS base lr (the study's held-out choice)")
     p.add_argument("--epochs", type=int, default=30)
@@ -49,8 +50,8 @@ def main(argv=None) -> None:
                 torch.set_num_threads(threads)
             out[f"{init_name} {pool}"] = scores
             tops = [s["top1"] for s in scores]
-            engine.log(f"{init_name} {pool}: " + ", ".join(f"{s['threads']}t/seed {s['seed']} {s['top1']}" for s in scores)
-                  + f"; range {min(tops)}-{max(tops)}")
+            runs_text = ", ".join(f"{s['threads']}t/seed {s['seed']} {s['top1']}" for s in scores)
+            engine.log(f"{init_name} {pool}: {runs_text}; range {min(tops)}-{max(tops)}")
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(out, fh, indent=1)

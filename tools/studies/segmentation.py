@@ -1,5 +1,6 @@
 """A small segmentation study: UperNet on an MAE-pretrained ViT against the same model from random
-initialisation, on a generated ADE20K-layout set (`python -m tools.studies.segmentation --out docs`).
+initialisation, on a generated ADE20K-layout set
+(`python -m tools.studies.segmentation --out docs`).
 
 1. `write_ade20k` (what `mae synth-ade20k` runs) writes the set; 2. `mae train` pretrains an MAE on its
 training images (the folder config, `--cfg-options` pointing it at them); 3. `mae train` fine-tunes
@@ -15,7 +16,8 @@ import glob
 import json
 import os
 
-from tools.studies.stages import ROOT, both, mae, open_summary, publish, side_by_side, stage, template
+from tools.studies.stages import (ROOT, both, mae, notes_block, open_summary, publish, side_by_side,
+                                   stage, template)
 
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
 BUDGET = ("train", "val", "size", "classes", "seed", "dim", "depth", "heads", "pretrain_epochs", "mae_batch",
@@ -68,10 +70,11 @@ def finetune_both(args, work: str, data: str) -> None:
     for arm in ARMS:
         ckpt = os.path.join(work, "mae", "checkpoint-final.pth")
         with open(os.path.join(work, f"seg_{arm}.py"), "w") as f:
-            f.write(template("segmentation_finetune", root=ROOT, data=data, synthetic=synthetic, dim=args.dim, depth=args.depth,
-                               heads=args.heads, out=out, classes=args.classes, batch=args.batch, lr=args.lr,
-                               warmup=max(1, args.iters // 10), iters=args.iters, seed=args.seed,
-                               pretrained=repr(ckpt) if arm == "mae" else None))
+            f.write(template("segmentation_finetune", root=ROOT, data=data, synthetic=synthetic,
+                             dim=args.dim, depth=args.depth, heads=args.heads, out=out,
+                             classes=args.classes, batch=args.batch, lr=args.lr,
+                             warmup=max(1, args.iters // 10), iters=args.iters, seed=args.seed,
+                             pretrained=repr(ckpt) if arm == "mae" else None))
     both({arm: ["train", os.path.join(work, f"seg_{arm}.py"), "--work-dir", os.path.join(work, arm)]
           for arm in ARMS}, "finetune", work)
 
@@ -148,7 +151,7 @@ run each).
 
 Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; total
 {sum(secs.values()) / 60:.1f} min.
-"""
+{notes_block(summary)}"""
 
 
 def main(argv=None) -> None:

@@ -178,7 +178,8 @@ def scenario_sigterm(run: Run, steps: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="python -m tools.studies.soak", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.studies.soak",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=10)

@@ -81,6 +81,13 @@ def publish(summary: dict, save, study: str, argv, out: str, section) -> None:
     put_section(os.path.join(out, "RESULTS.md"), section(summary, out))
 
 
+def notes_block(summary: dict) -> str:
+    """A section's notes (the summary's `notes`: why the run, how the budget was chosen) as a list
+    after a blank line; nothing when there are none."""
+    notes = summary.get("notes", [])
+    return "".join(["\n"] + [f"- {n}\n" for n in notes]) if notes else ""
+
+
 def side_by_side(path: str, columns: dict) -> str:
     """One PNG at `path`: a column per entry of `columns` (title -> pictures: files or arrays), a
     row per picture."""
