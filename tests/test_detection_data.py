@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pretrain.errors import DataError
-from transfer.detection.coco import CocoInstances, read_coco
+from transfer.detection.coco import CocoInstances, class_ids, read_coco
 from transfer.detection.metric import CocoMetric
 from transfer.detection.synthetic import make_synthetic_coco
 
@@ -78,7 +78,10 @@ def test_evaluation_samples_keep_the_original_size(coco_root):
     (lambda d: d["annotations"][0].update(bbox=[1, 2, 3]), r"bbox must be \[x, y, width, height\]"),
     (lambda d: d["annotations"][0].update(image_id=999), "refers to image 999"),
     (lambda d: d["annotations"][0].update(category_id=42), "category 42"),
-    (lambda d: d["annotations"][0].update(id=0), "ids must be unique and start at 1"),
+    (lambda d: d["annotations"][1].update(id=d["annotations"][0]["id"]), "annotation id 1 appears twice"),
+    (lambda d: d["images"][1].update(id=d["images"][0]["id"]), "image id 1 appears twice"),
+    (lambda d: d["categories"][1].update(id=1), "category id 1 appears twice"),
+    (lambda d: d["annotations"][0].update(id="a"), "annotation id 'a' is not a non-negative integer"),
     (lambda d: d["annotations"][0].update(segmentation=[[1, 2, 3]]), "polygon must be"),
     (lambda d: d["images"][0].pop("file_name"), r"lacks \['file_name'\]"),
 ])
@@ -103,7 +106,7 @@ def test_unreadable_annotation_file(tmp_path):
 
 def ground_truth_predictions(coco, shift: int = 0) -> list:
     """Predictions equal to the non-crowd ground truth, moved `shift` pixels right."""
-    cat_ids = sorted(coco.getCatIds())
+    cat_ids = class_ids(coco)
     out = []
     for img_id, info in coco.imgs.items():
         anns = [a for a in coco.imgToAnns[img_id] if not a["iscrowd"]]
@@ -161,3 +164,73 @@ def test_object_size_and_category_count_are_options(tmp_path, capsys):
     capsys.readouterr()
     assert main(["synth-coco", str(tmp_path / "bad"), "--object-scale", "0.6", "0.2"]) == 2
     assert "object_scale (0.6, 0.2): need 0 < min <= max <= 1" in capsys.readouterr().err
+
+
+def labelme_coco(root) -> str:
+    """A COCO file shaped as labelme's `labelme2coco.py` writes it: image, category and annotation
+    ids from 0, a `_background_` category (id 0) that nothing uses, polygons only (one object in two
+    parts), JPEG images under JPEGImages/, its info / licenses / type keys."""
+    from PIL import Image, ImageDraw
+    from pycocotools import mask as mask_utils
+
+    (root / "JPEGImages").mkdir()
+    objects = {0: [("cat", [[4, 4, 30, 6, 26, 28, 6, 24]]), ("dog", [[36, 30, 60, 34, 50, 58]])],
+               1: [("dog", [[8, 8, 24, 8, 24, 20, 8, 20], [40, 40, 58, 42, 50, 60]]),
+                   ("cat", [[30, 6, 60, 4, 58, 22]])]}
+    cat_of = {"_background_": 0, "cat": 1, "dog": 2}
+    images, annotations = [], []
+    for img_id, objs in objects.items():
+        Image.new("RGB", (64, 48 + 16 * img_id), (90, 120, 150)).save(root / f"JPEGImages/{img_id}.jpg")
+        h = 48 + 16 * img_id
+        images.append(dict(license=0, url=None, file_name=f"JPEGImages/{img_id}.jpg", height=h, width=64,
+                           date_captured=None, id=img_id))
+        for name, polys in objs:
+            canvas = Image.new("L", (64, h))
+            for poly in polys:
+                ImageDraw.Draw(canvas).polygon(poly, fill=1)
+            rle = mask_utils.encode(np.asfortranarray(np.asarray(canvas, dtype=np.uint8)))
+            annotations.append(dict(id=len(annotations), image_id=img_id, category_id=cat_of[name],
+                                    segmentation=[[float(v) for v in p] for p in polys],
+                                    area=float(mask_utils.area(rle)),
+                                    bbox=[float(v) for v in mask_utils.toBbox(rle)], iscrowd=0))
+    data = dict(info=dict(description=None, url=None, version=None, year=2024, contributor=None,
+                          date_created="2024-05-01 10:00:00.000000"),
+                licenses=[dict(url=None, id=0, name=None)], images=images, type="instances",
+                annotations=annotations,
+                categories=[dict(supercategory=None, id=i, name=n) for n, i in cat_of.items()])
+    path = root / "annotations.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_labelme_export_reads_and_scores_ap_1_against_itself(tmp_path):
+    from mmengine.logging import MMLogger
+
+    ann_file = labelme_coco(tmp_path)
+    MMLogger.get_instance("labelme_test", log_file=str(tmp_path / "read.log"))  # print_log's 'current'
+    ds = CocoInstances(str(tmp_path), "annotations.json", "", img_size=64)
+    coco = ds.coco
+    assert sorted(coco.anns) == [1, 2, 3, 4] and sorted(coco.imgs) == [0, 1]  # image id 0 kept
+    log = (tmp_path / "read.log").read_text()
+    assert log.count("annotation ids start at 0; renumbered 1..4 for COCOeval") == 1
+    assert ds.metainfo["classes"] == ["cat", "dog"] and ds.label_of == {1: 1, 2: 2}
+    assert len(ds) == 2 and ds[0]["data_samples"].img_id == 0
+    train = CocoInstances(str(tmp_path), "annotations.json", "", train=True, img_size=64,
+                          scale_range=(1.0, 1.0), flip_prob=0.0)
+    assert train[0]["data_samples"].gt_instances.labels.tolist() == [1, 2]  # cat, dog
+    metric = CocoMetric(ann_file, outfile_prefix=str(tmp_path / "self"))
+    metric.process(None, ground_truth_predictions(coco))
+    scores = metric.compute_metrics(metric.results)
+    assert scores["bbox_mAP"] == 1.0 and scores["segm_mAP"] == 1.0 and scores["segm_mAP_75"] == 1.0
+    written = json.loads((tmp_path / "self.bbox.json").read_text())
+    assert {d["category_id"] for d in written} == {1, 2}  # the file's own category ids
+
+
+def test_labelme_export_with_a_repeated_id_names_it(tmp_path):
+    data = json.loads(open(labelme_coco(tmp_path)).read())
+    data["annotations"][2]["id"] = 1
+    path = tmp_path / "repeated.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DataError) as err:
+        read_coco(str(path))
+    assert str(err.value) == f"malformed COCO annotation file {path}: annotation id 1 appears twice"

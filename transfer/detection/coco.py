@@ -5,6 +5,11 @@ out of the training targets (torchvision's Mask R-CNN has no ignore regions; COC
 evaluation). Boxes are recomputed from the masks after augmentation, as ViTDet does, so a crop that
 cuts an object gives the box of what is left. A malformed file is rejected with one line naming the
 first problem found.
+
+Files as annotation tools export them are read too: image and category ids may start at 0, and
+annotation ids, which carry no meaning, are renumbered from 1 when they do not start there
+(COCOeval takes a ground-truth id of 0 for "unmatched"). labelme's `_background_` category, the
+name it gives unlabelled pixels, is not a class when no annotation uses it.
 """
 import contextlib
 import io
@@ -41,15 +46,13 @@ def check_coco(data, path: str) -> None:
     for c in data["categories"]:
         if not isinstance(c, dict) or "id" not in c or "name" not in c:
             _fail(path, f"category {c!r} needs 'id' and 'name'")
-        cats.add(c["id"])
+        _check_id(c["id"], cats, "category", path)
     imgs = set()
     for im in data["images"]:
         missing = [k for k in ("id", "file_name", "height", "width") if not isinstance(im, dict) or k not in im]
         if missing:
             _fail(path, f"image {im!r} lacks {missing}")
-        if im["id"] in imgs:
-            _fail(path, f"image id {im['id']} appears twice")
-        imgs.add(im["id"])
+        _check_id(im["id"], imgs, "image", path)
     ann_ids = set()
     for a in data["annotations"]:
         where = f"annotation {a.get('id') if isinstance(a, dict) else a!r}"
@@ -57,9 +60,7 @@ def check_coco(data, path: str) -> None:
                    if not isinstance(a, dict) or k not in a]
         if missing:
             _fail(path, f"{where} lacks {missing}")
-        if a["id"] in ann_ids or a["id"] == 0:
-            _fail(path, f"{where}: ids must be unique and start at 1 (COCOeval treats id 0 as unmatched)")
-        ann_ids.add(a["id"])
+        _check_id(a["id"], ann_ids, "annotation", path)
         if a["image_id"] not in imgs:
             _fail(path, f"{where} refers to image {a['image_id']}, which is not in 'images'")
         if a["category_id"] not in cats:
@@ -69,6 +70,40 @@ def check_coco(data, path: str) -> None:
                 and box[2] >= 0 and box[3] >= 0):
             _fail(path, f"{where}: bbox must be [x, y, width, height] with width, height >= 0, got {box!r}")
         _check_segmentation(a["segmentation"], where, path)
+
+
+def _check_id(value, seen: set, what: str, path: str) -> None:
+    """Ids are integers (from 0 or 1, as the tool that wrote the file numbers them), each once."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail(path, f"{what} id {value!r} is not a non-negative integer")
+    if value in seen:
+        _fail(path, f"{what} id {value} appears twice")
+    seen.add(value)
+
+
+_RENUMBERED = set()  # files whose renumbering was logged
+
+
+def renumber_annotations(data: dict, path: str) -> None:
+    """Annotation ids 1..N in file order when they do not all start at 1 (labelme numbers from 0;
+    COCOeval counts a ground truth of id 0 as unmatched). Ids mean nothing else: results refer to
+    images and categories only."""
+    anns = data["annotations"]
+    if not anns or min(a["id"] for a in anns) >= 1:
+        return
+    for i, a in enumerate(anns, 1):
+        a["id"] = i
+    if path not in _RENUMBERED:  # said once per file (a split is read by its dataset and metric)
+        _RENUMBERED.add(path)
+        print_log(f"{path}: annotation ids start at 0; renumbered 1..{len(anns)} for COCOeval",
+                  logger="current")
+
+
+def class_ids(coco) -> list:
+    """The file's category ids that are classes (label k is the k-th, from 1), sorted: all but
+    labelme's `_background_` when no annotation uses it."""
+    used = {a["category_id"] for a in coco.dataset["annotations"]}
+    return sorted(c for c, cat in coco.cats.items() if cat["name"] != "_background_" or c in used)
 
 
 def _check_segmentation(seg, where: str, path: str) -> None:
@@ -95,6 +130,7 @@ def read_coco(path: str):
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"malformed COCO annotation file {path}: not valid JSON ({e})") from None
     check_coco(data, path)
+    renumber_annotations(data, path)
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):
@@ -122,7 +158,7 @@ class CocoInstances(Dataset):
             print_log(f"generating a synthetic COCO set in {data_root} ({synthetic})", logger="current")
             make_synthetic_coco(data_root, **synthetic)
         self.coco = read_coco(self.ann_file)
-        self.cat_ids = sorted(self.coco.getCatIds())
+        self.cat_ids = class_ids(self.coco)
         self.label_of = {c: i + 1 for i, c in enumerate(self.cat_ids)}
         self.metainfo = dict(classes=[self.coco.cats[c]["name"] for c in self.cat_ids])
         ids = sorted(self.coco.getImgIds())

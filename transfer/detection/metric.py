@@ -17,7 +17,7 @@ from mmengine.logging import MMLogger, print_log
 from pretrain.errors import ConfigError
 from pretrain.registry import METRICS
 
-from .coco import read_coco
+from .coco import class_ids, read_coco
 
 # COCOeval.stats order for the first six numbers
 STAT_NAMES = ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l")
@@ -86,7 +86,7 @@ class CocoMetric(BaseMetric):
         return self._coco
 
     def process(self, data_batch, data_samples: Sequence) -> None:
-        cat_ids = sorted(self.coco.getCatIds())
+        cat_ids = class_ids(self.coco)
         for sample in data_samples:
             get = sample.get if isinstance(sample, dict) else lambda k: getattr(sample, k)
             self.results.append((int(get("img_id")), *coco_results(get("img_id"), get("pred_instances"), cat_ids)))
