@@ -78,10 +78,12 @@ def test_evaluation_samples_keep_the_original_size(coco_root):
     (lambda d: d["annotations"][0].update(bbox=[1, 2, 3]), r"bbox must be \[x, y, width, height\]"),
     (lambda d: d["annotations"][0].update(image_id=999), "refers to image 999"),
     (lambda d: d["annotations"][0].update(category_id=42), "category 42"),
-    (lambda d: d["annotations"][1].update(id=d["annotations"][0]["id"]), "annotation id 1 appears twice"),
+    (lambda d: d["annotations"][1].update(id=d["annotations"][0]["id"]),
+     "annotation id 1 appears twice"),
     (lambda d: d["images"][1].update(id=d["images"][0]["id"]), "image id 1 appears twice"),
     (lambda d: d["categories"][1].update(id=1), "category id 1 appears twice"),
-    (lambda d: d["annotations"][0].update(id="a"), "annotation id 'a' is not a non-negative integer"),
+    (lambda d: d["annotations"][0].update(id="a"),
+     "annotation id 'a' is not a non-negative integer"),
     (lambda d: d["annotations"][0].update(segmentation=[[1, 2, 3]]), "polygon must be"),
     (lambda d: d["images"][0].pop("file_name"), r"lacks \['file_name'\]"),
 ])
@@ -180,9 +182,9 @@ def labelme_coco(root) -> str:
     cat_of = {"_background_": 0, "cat": 1, "dog": 2}
     images, annotations = [], []
     for img_id, objs in objects.items():
-        Image.new("RGB", (64, 48 + 16 * img_id), (90, 120, 150)).save(root / f"JPEGImages/{img_id}.jpg")
-        h = 48 + 16 * img_id
-        images.append(dict(license=0, url=None, file_name=f"JPEGImages/{img_id}.jpg", height=h, width=64,
+        h, file_name = 48 + 16 * img_id, f"JPEGImages/{img_id}.jpg"
+        Image.new("RGB", (64, h), (90, 120, 150)).save(root / file_name)
+        images.append(dict(license=0, url=None, file_name=file_name, height=h, width=64,
                            date_captured=None, id=img_id))
         for name, polys in objs:
             canvas = Image.new("L", (64, h))
@@ -207,7 +209,8 @@ def test_labelme_export_reads_and_scores_ap_1_against_itself(tmp_path):
     from mmengine.logging import MMLogger
 
     ann_file = labelme_coco(tmp_path)
-    MMLogger.get_instance("labelme_test", log_file=str(tmp_path / "read.log"))  # print_log's 'current'
+    # the newest MMLogger is print_log's 'current' one
+    MMLogger.get_instance("labelme_test", log_file=str(tmp_path / "read.log"))
     ds = CocoInstances(str(tmp_path), "annotations.json", "", img_size=64)
     coco = ds.coco
     assert sorted(coco.anns) == [1, 2, 3, 4] and sorted(coco.imgs) == [0, 1]  # image id 0 kept
