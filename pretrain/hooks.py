@@ -1,5 +1,6 @@
-"""Pretraining hooks: official-layout export, reconstruction pictures, loss curve, and a guard
-that stops on a non-finite loss before anything is saved over the last good checkpoint."""
+"""Pretraining hooks: reconstruction pictures, loss curve, and a guard that stops on a non-finite
+loss before anything is saved over the last good checkpoint. The hooks that write checkpoints
+(the official-layout export, resume checkpoints) are in `checkpoint/write.py`."""
 import json
 import math
 import os.path as osp
@@ -28,12 +29,6 @@ def bare_model(runner):
     return m.module if isinstance(m, BaseTTAModel) else m
 
 
-def atomic_save(obj, path: str) -> None:
-    from .resilience.atomic import atomic_torch_save  # temp file, fsync, rename
-
-    atomic_torch_save(obj, path)
-
-
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
     """Stop at the first nan/inf loss, naming the iteration and the checkpoint to resume from."""
@@ -48,35 +43,6 @@ class NonFiniteLossHook(Hook):
             ckpt = open(last).read().strip() if osp.exists(last) else "none saved yet"
             raise NonFiniteLoss(f"non-finite loss ({loss}) at epoch {runner.epoch + 1}, iteration "
                                 f"{runner.iter + 1}; stopped without saving. Last good checkpoint: {ckpt}")
-
-
-@HOOKS.register_module()
-class OfficialCheckpointHook(Hook):
-    """Every `interval` epochs and at the end: `checkpoint-{epoch}.pth` = {'model': state_dict},
-    the official MAE layout (decoder included) that other toolkits load."""
-
-    priority = "LOW"
-
-    def __init__(self, interval: int = 1):
-        self.interval = interval
-
-    def _save(self, runner, name: str, epochs_done: int) -> None:
-        if not is_main_process():
-            return
-        model = bare_model(runner)
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        meta = {"epoch": epochs_done, "iter": runner.iter, "model_cfg": runner.cfg.get("model", {}).to_dict()
-                if hasattr(runner.cfg.get("model", {}), "to_dict") else dict(runner.cfg.get("model", {}))}
-        atomic_save({"model": state, "meta": meta}, osp.join(runner.work_dir, name))
-
-    def after_train_epoch(self, runner):
-        if self.every_n_epochs(runner, self.interval):  # runner.epoch is still 0-based here
-            self._save(runner, f"checkpoint-{runner.epoch + 1}.pth", runner.epoch + 1)
-
-    def after_train(self, runner):
-        self._save(runner, "checkpoint-final.pth", runner.epoch)
-        if is_main_process():
-            runner.logger.info(f"official-layout checkpoint: {osp.join(runner.work_dir, 'checkpoint-final.pth')}")
 
 
 @HOOKS.register_module()

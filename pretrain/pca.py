@@ -4,8 +4,9 @@ import os.path as osp
 import torch
 from mmengine.hooks import Hook
 
-from .hooks import atomic_save, bare_model
+from .hooks import bare_model
 from .registry import HOOKS
+from .resilience.atomic import atomic_torch_save
 from .patches import patchify
 
 
@@ -43,6 +44,6 @@ class PCATargetHook(Hook):
         x = torch.cat(patches)
         mean, comps = fit_pca(x)
         target.set_basis(mean.to(target.mean.device), comps.to(target.mean.device))
-        atomic_save({"mean": mean, "components": comps[: target.k], "patches": x.shape[0]},
-                    osp.join(runner.work_dir, "pca_target.pth"))
+        basis = {"mean": mean, "components": comps[: target.k], "patches": x.shape[0]}
+        atomic_torch_save(basis, osp.join(runner.work_dir, "pca_target.pth"))
         runner.logger.info(f"pca target: fitted k={target.k} of {x.shape[1]} components on {x.shape[0]} patches")

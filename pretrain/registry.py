@@ -12,7 +12,7 @@ _ROOTS = ["RUNNERS", "RUNNER_CONSTRUCTORS", "LOOPS", "HOOKS", "STRATEGIES", "DAT
           "VISUALIZERS", "VISBACKENDS", "LOG_PROCESSORS", "INFERENCERS", "FUNCTIONS"]
 
 # the modules that register components: mmengine imports them on the first lookup in this scope
-LOCATIONS = ["pretrain.data", "pretrain.hooks", "pretrain.mae", "pretrain.optim", "pretrain.resilience", "pretrain.pca",
+LOCATIONS = ["pretrain.data", "pretrain.hooks", "pretrain.checkpoint.write", "pretrain.mae", "pretrain.optim", "pretrain.resilience", "pretrain.pca",
              "pretrain.tokenizers.dvae", "pretrain.tokenizers.vq", "pretrain.tokenizers.hooks", "pretrain.schedule"]
 
 _children = {name: Registry(getattr(root, name).name, parent=getattr(root, name), scope="mae",

@@ -4,7 +4,7 @@ Exit codes of `mae train` (for requeue scripts): 0 done, 2 bad input or no reada
 resume, 3 non-finite loss, 74 a checkpoint could not be written (disk full, quota, read-only),
 75 preempted by SIGTERM/SIGUSR1 after writing a resume checkpoint (run again with --resume).
 """
-from . import atomic, checkpoint_hook, loop, resume  # noqa: F401  (register components)
+from . import atomic, loop, resume  # noqa: F401  (register components)
 from .atomic import CheckpointSaveError, atomic_torch_save, atomic_write
 from .resume import choose_resume_checkpoint, finished_note, mark_finished
 from .signals import EXIT_PREEMPTED, Preempted

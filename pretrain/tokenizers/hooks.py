@@ -10,8 +10,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from ..data import center_square
-from ..hooks import atomic_save, bare_model
+from ..hooks import bare_model
 from ..registry import HOOKS
+from ..resilience.atomic import atomic_torch_save
 from ..visualize import save_reconstruction_png
 from .base import code_usage
 
@@ -64,6 +65,6 @@ class TokenizerReportHook(Hook):
                                        f"training crops; reconstruction MSE {usage['reconstruction_mse']:.4f}")
         with open(osp.join(runner.work_dir, "codebook_usage.json"), "w") as f:
             json.dump(usage, f, indent=1)
-        atomic_save(model.tokenizer_state(usage), osp.join(runner.work_dir, "tokenizer.pth"))
+        atomic_torch_save(model.tokenizer_state(usage), osp.join(runner.work_dir, "tokenizer.pth"))
         runner.logger.info(f"tokenizer: {usage_line(usage)}; wrote tokenizer.pth, {osp.basename(pic)}, "
                            "codebook_usage.json")
