@@ -24,6 +24,8 @@ def draw_predictions(img: torch.Tensor, pred, classes: Sequence[str], score_thr:
     colours = [PALETTE[int(lbl) % len(PALETTE)] for lbl in labels]
     if "masks" in pred and keep.any():
         img = draw_segmentation_masks(img, pred["masks"][keep].bool(), alpha=0.45, colors=colours)
+    if not len(boxes):  # nothing above the threshold: the image as it is
+        return img
     names = [f"{classes[int(lbl) - 1]} {float(s):.2f}" for lbl, s in zip(labels, scores)]
     return draw_bounding_boxes(img, boxes, names, colors=colours, width=2)
 

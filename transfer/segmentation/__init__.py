@@ -6,15 +6,19 @@ the `MAEViT` backbone, and the `ADE20KFolder` / `SyntheticADE20KDataset` readers
 (`Feature2Pyramid`), heads (`UPerHead`, `FCNHead`), pipeline, metric (`IoUMetric`) and inference
 (whole / slide / multi-scale + flip) are mmseg's own.
 """
-import mmseg.datasets  # noqa: F401  (registers mmseg's transforms, datasets)
-import mmseg.evaluation  # noqa: F401  (IoUMetric)
-import mmseg.engine  # noqa: F401  (SegVisualizationHook)
-import mmseg.models  # noqa: F401  (EncoderDecoder, Feature2Pyramid, UPerHead, FCNHead)
-import mmseg.visualization  # noqa: F401  (SegLocalVisualizer: pictures with the class palette)
+from transfer.quiet import hide_known_warnings, quiet_import
 
-from transfer import layer_decay  # noqa: F401  (configs name mae.LayerDecayOptimWrapperConstructor)
+hide_known_warnings()  # mmcv's and mmseg's notices that say nothing about a run
+quiet_import("mmseg.datasets")  # its transforms, datasets (it prints "Could not import OneDL")
+import mmseg.evaluation  # noqa: F401,E402  (IoUMetric)
+import mmseg.engine  # noqa: F401,E402  (SegVisualizationHook)
+import mmseg.models  # noqa: F401,E402  (EncoderDecoder, Feature2Pyramid, UPerHead, FCNHead)
+import mmseg.visualization  # noqa: F401,E402  (SegLocalVisualizer: pictures with the class palette)
 
-from .backbone import MAEViT
-from .datasets import ADE20KFolder, SyntheticADE20KDataset
+# configs name mae.LayerDecayOptimWrapperConstructor
+from transfer import layer_decay  # noqa: F401,E402
+
+from .backbone import MAEViT  # noqa: E402
+from .datasets import ADE20KFolder, SyntheticADE20KDataset  # noqa: E402
 
 __all__ = ["MAEViT", "ADE20KFolder", "SyntheticADE20KDataset"]
