@@ -169,6 +169,16 @@ def _part(tmp_path, name, inits, evals, measured, pixels=84.3, **budget):
     return str(tmp_path / name)
 
 
+def _record_mae_builds(monkeypatch, key: str) -> list:
+    """The engine's MaskedAutoencoder, patched to record each build's `key` argument in the list
+    returned (what a study flag reached)."""
+    from tools.ablate import engine
+
+    built, real = [], engine.MaskedAutoencoder
+    monkeypatch.setattr(engine, "MaskedAutoencoder", lambda **kw: built.append(kw[key]) or real(**kw))
+    return built
+
+
 def _probe_only_result(decoder_depth=2, patch_size=4) -> dict:
     """A one-process study result with only the MAE probes, for the report's command and setup text."""
     from tools.studies.classification_merge import BUDGET_DEFAULTS
@@ -236,13 +246,9 @@ def test_decoder_depth_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     not merged, and the report's command carries it."""
     from argparse import Namespace
     import tools.studies.classification as study
-    from tools.ablate import engine
     from tools.studies.classification_report import write_report
 
-    built = []
-    real = engine.MaskedAutoencoder
-    monkeypatch.setattr(engine, "MaskedAutoencoder",
-                        lambda **kw: built.append(kw["decoder_depth"]) or real(**kw))
+    built = _record_mae_builds(monkeypatch, "decoder_depth")
     x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2)
     study.pretrained_encoder(x, args, torch.device("cpu"), {"seconds": {}})
@@ -282,13 +288,9 @@ def test_decoder_width_reaches_the_mae_the_saved_encoder_key_the_merge_and_the_c
     width is not reused, MAE processes with different widths are not merged, and the command carries it."""
     from argparse import Namespace
     import tools.studies.classification as study
-    from tools.ablate import engine
     from tools.studies.classification_report import write_report
 
-    built = []
-    real = engine.MaskedAutoencoder
-    monkeypatch.setattr(engine, "MaskedAutoencoder",
-                        lambda **kw: built.append(kw["decoder_embed_dim"]) or real(**kw))
+    built = _record_mae_builds(monkeypatch, "decoder_embed_dim")
     x = torch.randint(0, 255, (16, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=8, mae_blr=1e-3, seed=0, limit=16, decoder_depth=2,
                      decoder_width=64)
@@ -324,10 +326,7 @@ def test_embed_dim_reaches_both_encoders_the_saved_key_the_merge_the_command_and
     from tools.ablate import engine
     from tools.studies.classification_report import write_report
 
-    built = []
-    real = engine.MaskedAutoencoder
-    monkeypatch.setattr(engine, "MaskedAutoencoder",
-                        lambda **kw: built.append(kw["embed_dim"]) or real(**kw))
+    built = _record_mae_builds(monkeypatch, "embed_dim")
     imgs = torch.randint(0, 255, (32, 28, 28), dtype=torch.uint8)
     args = Namespace(out=str(tmp_path), pretrain_epochs=1, batch=16, mae_blr=1e-3, seed=0, limit=32, decoder_depth=2,
                      patch_size=7, embed_dim=64)

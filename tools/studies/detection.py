@@ -18,8 +18,8 @@ import argparse
 import json
 import os
 
-from tools.studies.stages import (ROOT, both, mae, notes_block, open_summary, publish, side_by_side,
-                                   stage, template)
+from tools.studies.stages import (ROOT, both, mae, open_summary, publish, section_end,
+                                   side_by_side, stage, template)
 from transfer.detection.synthetic import CATEGORIES
 
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
@@ -120,13 +120,12 @@ def truth(data: str, img_id: int):
 
 def section(summary: dict, out: str) -> str:
     """RESULTS.md's section, from the summary alone (a cached rerun rewrites it identically)."""
-    a, secs, m = summary["args"], summary["seconds"], summary["metrics"]
+    a, m = summary["args"], summary["metrics"]
     keys = ("bbox_mAP", "bbox_mAP_50", "bbox_mAP_75", "segm_mAP", "segm_mAP_50", "segm_mAP_75")
     rows = "\n".join(f"| {ARMS[k]} | " + " | ".join(f"{100 * v[f'coco/{key}']:.1f}" for key in keys) + " |"
                      for k, v in m.items())
     diff = ", ".join(f"{100 * (m['mae'][f'coco/{key}'] - m['random'][f'coco/{key}']):+.1f} {name}"
                      for key, name in (("bbox_mAP", "box AP"), ("segm_mAP", "mask AP")))
-    png = os.path.relpath(summary["picture"], out)
     return f"""# Detection study: synthetic COCO layout
 
 Produced by one command, `{summary['command']}`, report written {summary['date']}, on
@@ -155,11 +154,7 @@ evaluated once, at the end.
 
 MAE-pretrained minus random init: {diff} (one seed, one run each).
 
-![truth and both arms' predictions (score >= 0.5) on validation images]({png})
-
-Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; total
-{sum(secs.values()) / 60:.1f} min.
-{notes_block(summary)}"""
+{section_end(summary, out, "truth and both arms' predictions (score >= 0.5) on validation images")}"""
 
 
 def main(argv=None) -> None:

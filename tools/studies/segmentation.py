@@ -16,8 +16,8 @@ import glob
 import json
 import os
 
-from tools.studies.stages import (ROOT, both, mae, notes_block, open_summary, publish, side_by_side,
-                                   stage, template)
+from tools.studies.stages import (ROOT, both, mae, open_summary, publish, section_end,
+                                   side_by_side, stage, template)
 
 ARMS = {"mae": "MAE-pretrained", "random": "random init"}
 BUDGET = ("train", "val", "size", "classes", "seed", "dim", "depth", "heads", "pretrain_epochs", "mae_batch",
@@ -113,10 +113,9 @@ def picture(args, work: str, path: str) -> None:
 
 def section(summary: dict, out: str) -> str:
     """RESULTS.md's section, from the summary alone (a cached rerun rewrites it identically)."""
-    a, secs = summary["args"], summary["seconds"]
+    a = summary["args"]
     rows = "\n".join(f"| {ARMS[k]} | {m['mIoU']:.1f} | {m['mAcc']:.1f} | {m['aAcc']:.1f} |"
                      for k, m in summary["metrics"].items())
-    png = os.path.relpath(summary["picture"], out)
 
     loss = "normalised-pixel" if a["norm_pix"] else "plain pixel"
 
@@ -147,11 +146,7 @@ Scores: `mae test` on the {a['val']} validation scenes (mmseg's IoUMetric), eval
 MAE-pretrained minus random init: {diff('mIoU')} mIoU, {diff('mAcc')} mAcc, {diff('aAcc')} aAcc (one seed, one
 run each).
 
-![truth and both arms' predicted label maps]({png})
-
-Wall time per stage (s): {', '.join(f'{k} {v:.0f}' for k, v in secs.items())}; total
-{sum(secs.values()) / 60:.1f} min.
-{notes_block(summary)}"""
+{section_end(summary, out, "truth and both arms' predicted label maps")}"""
 
 
 def main(argv=None) -> None:

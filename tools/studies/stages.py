@@ -81,11 +81,15 @@ def publish(summary: dict, save, study: str, argv, out: str, section) -> None:
     put_section(os.path.join(out, "RESULTS.md"), section(summary, out))
 
 
-def notes_block(summary: dict) -> str:
-    """A section's notes (the summary's `notes`: why the run, how the budget was chosen) as a list
-    after a blank line; nothing when there are none."""
-    notes = summary.get("notes", [])
-    return "".join(["\n"] + [f"- {n}\n" for n in notes]) if notes else ""
+def section_end(summary: dict, out: str, alt: str) -> str:
+    """The end of a detection or segmentation section in `out`: its picture (`alt`: what it shows),
+    the wall time per stage, and the summary's `notes` (why the run, how the budget was chosen) as
+    a list after a blank line."""
+    secs, notes = summary["seconds"], summary.get("notes", [])
+    stages = ", ".join(f"{k} {v:.0f}" for k, v in secs.items())
+    text = (f"![{alt}]({os.path.relpath(summary['picture'], out)})\n\n"
+            f"Wall time per stage (s): {stages}; total\n{sum(secs.values()) / 60:.1f} min.\n")
+    return text + ("".join(["\n"] + [f"- {n}\n" for n in notes]) if notes else "")
 
 
 def side_by_side(path: str, columns: dict) -> str:
