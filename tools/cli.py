@@ -23,9 +23,10 @@ def _train(args) -> None:
 def _test(args) -> None:
     from tools.test import evaluate, metrics_table
 
-    out = evaluate(args.config, args.checkpoint, work_dir=args.work_dir, options=args.cfg_options)
-    print(metrics_table(out["metrics"]))
+    out = evaluate(args.config, args.checkpoint, work_dir=args.work_dir, options=args.cfg_options,
+                   verbose=args.verbose)
     print(f"wrote {out['json']}")
+    print(metrics_table(out["metrics"]))  # the last lines, as in `mae test ... | tail`
 
 
 def _visualize(args) -> None:
@@ -83,9 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("test", help="run a config's test loop on a checkpoint; print and save the metrics")
     e.add_argument("config", help="the config whose test_dataloader/test_evaluator to run")
     e.add_argument("checkpoint", help="weights in any layout pretrain.checkpoint reads (loaded strictly)")
-    e.add_argument("--work-dir", help="where logs and test_metrics.json go (default work_dirs/<config>)")
+    e.add_argument("--work-dir", help="where logs and test_metrics.json go (default: "
+                   "test_<checkpoint name>/ beside the checkpoint); a metrics file of another "
+                   "checkpoint there is an error, not overwritten")
     e.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                    help="override config keys, e.g. test_dataloader.batch_size=64")
+    e.add_argument("--verbose", action="store_true",
+                   help="mmengine's full console output: environment, config, every log line, no "
+                        "progress bar (default: those go to the log file only)")
     e.set_defaults(func=_test)
 
     v = sub.add_parser("visualize", help="draw original / masked / reconstruction for some images")
