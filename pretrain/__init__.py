@@ -1,8 +1,8 @@
 """MAE core: ViT encoder, masking, decoder, targets, losses, data and pretraining hooks.
 
 Importing a submodule (e.g. `pretrain.vit`) imports only what it needs: no hooks, data readers or
-plotting. `register_all()` registers every component in the 'mae' scope (mmengine also does it on
-the first lookup there, through `pretrain.registry.LOCATIONS`).
+plotting. `register_all()` registers every component in our registry scope, 'pretrain' (mmengine
+also does it on the first lookup there, through `pretrain.registry.LOCATIONS`).
 """
 import importlib
 

@@ -16,7 +16,7 @@ import sys
 from .errors import ConfigError
 from .schedule import pretrain_schedule
 
-MAE_TYPES = ("MaskedAutoencoder", "mae.MaskedAutoencoder")
+MAE_TYPES = ("MaskedAutoencoder", "pretrain.MaskedAutoencoder")
 
 
 def is_pretraining(cfg) -> bool:

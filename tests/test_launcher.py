@@ -13,9 +13,9 @@ from tools.train import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# A task package as transfer/ will hold one: a model, a dataset and a metric registered in the
-# 'mae' scope, loaded by the config's custom_imports. Its dataset takes no `seed`, so the
-# pretraining recipe reaching it would be an error.
+# A task package as transfer/ will hold one: a model, a dataset and a metric registered in our
+# scope, loaded by the config's custom_imports. Its dataset takes no `seed`, so the pretraining
+# recipe reaching it would be an error. The config names the scope 'mae', its old name.
 TASK_MODULE = '''
 import torch
 import torch.nn as nn
@@ -147,6 +147,7 @@ def test_train_then_test_a_task_config(tmp_path):
     cfg = write_config(tmp_path, "task.py", TASK_CONFIG)
     r = cli("train", cfg, "--work-dir", str(tmp_path / "train"), pythonpath=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "Failed to" not in r.stdout + r.stderr, r.stderr[-3000:]  # no scope warning
     ckpt = tmp_path / "train" / "epoch_2.pth"
     r = cli("test", cfg, str(ckpt), "--work-dir", str(tmp_path / "test"), "--cfg-options",
             "test_dataloader.batch_size=5", pythonpath=tmp_path)
@@ -172,7 +173,8 @@ def test_train_then_test_a_task_config(tmp_path):
 
 
 def test_test_needs_a_test_loop(demo_config, tmp_path):
-    r = cli("test", demo_config, str(tmp_path / "none.pth"), "--work-dir", str(tmp_path))
+    (tmp_path / "any.pth").write_bytes(b"")  # a missing checkpoint is an error of its own, first
+    r = cli("test", demo_config, str(tmp_path / "any.pth"), "--work-dir", str(tmp_path))
     assert r.returncode == 2
     (line,) = r.stderr.strip().splitlines()
     assert line == f"mae: error: {demo_config} has no test loop: test_dataloader, test_cfg, test_evaluator not set"

@@ -11,6 +11,7 @@ from mmengine.config import Config, ConfigDict
 
 from pretrain.errors import ConfigError
 from pretrain.recipe import apply_pretrain_recipe, is_pretraining
+from pretrain.registry import rename_old_scope
 
 # Runner.from_cfg's arguments (plus the pretraining recipe's switch): an override may set these
 # even when the config file does not.
@@ -34,7 +35,7 @@ def load_config(path: str, options: dict = None) -> Config:
         if not (retyped and key.startswith(retyped)):
             check_key(cfg, key, path)
     cfg.merge_from_dict(options or {})
-    return cfg
+    return rename_old_scope(cfg)  # configs that name our scope 'mae'
 
 
 def check_key(cfg: Config, dotted: str, path: str) -> None:

@@ -54,12 +54,12 @@ def check_backbone(config: str, pretrain_options: dict, task: str, task_config: 
     pre = load_config(config, pretrain_options)
     model_cfg = copy.deepcopy(pre.model)
     model_cfg.target = dict(type="pixel")  # the target shapes only the decoder's output layer
-    with DefaultScope.overwrite_default_scope(pre.get("default_scope", "mae")):
+    with DefaultScope.overwrite_default_scope(pre.get("default_scope", "pretrain")):
         state = MODELS.build(model_cfg).state_dict()
     tcfg = load_config(task_config, task_options)
     backbone_cfg = copy.deepcopy(_dig(tcfg, TASKS[task]["backbone"]))
     backbone_cfg.pop("pretrained", None)
-    with DefaultScope.overwrite_default_scope(tcfg.get("default_scope", "mae")):
+    with DefaultScope.overwrite_default_scope(tcfg.get("default_scope", "pretrain")):
         backbone = MODELS.build(backbone_cfg)
     try:
         _loader(task)(backbone, state)

@@ -31,7 +31,7 @@ def close_distributed() -> None:
 
 
 def import_components() -> None:
-    """Register our components in the 'mae' scope: pretrain's and transfer's shared ones (layer
+    """Register our components in the 'pretrain' scope: pretrain's and transfer's shared ones (layer
     decay, task models); a task package with heavy dependencies comes via its config's `custom_imports`."""
     import pretrain
     import transfer  # noqa: F401

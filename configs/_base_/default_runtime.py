@@ -1,12 +1,13 @@
 # Runtime shared by every pretraining job.
-default_scope = 'mae'
+default_scope = 'pretrain'  # our registry scope (pretrain/registry.py); old configs say 'mae'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # mmengine's CheckpointHook with atomic saves, a resume checkpoint every `every_minutes` of
-    # training, and SIGTERM/SIGUSR1 -> resume checkpoint + exit code 75 (pretrain/resilience)
+    # training, and SIGTERM/SIGUSR1 -> resume checkpoint + exit code 75
+    # (pretrain/checkpoint/write.py)
     checkpoint=dict(type='ResilientCheckpointHook', interval=1, max_keep_ckpts=3, save_last=True, every_minutes=30),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )

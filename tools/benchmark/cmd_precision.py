@@ -26,7 +26,8 @@ def iters_per_epoch(cfg) -> int:
     from mmengine.registry import DefaultScope
 
     loader = cfg.train_dataloader
-    with DefaultScope.overwrite_default_scope(cfg.get("default_scope", "mae")):  # not whatever scope is current
+    # the config's scope, not whatever scope is current
+    with DefaultScope.overwrite_default_scope(cfg.get("default_scope", "pretrain")):
         n = len(DATASETS.build(loader.dataset))
     return max(1, n // loader.batch_size) if loader.get("drop_last", False) else math.ceil(n / loader.batch_size)
 

@@ -4,7 +4,7 @@
 optim_wrapper = dict(
     type='AmpOptimWrapper',  # fp16 autocast with mmengine's dynamic loss scaler (its default)
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='mae.LayerDecayOptimWrapperConstructor',
+    constructor='pretrain.LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.65, variant='mmseg'))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
