@@ -1,7 +1,10 @@
 """`mae compare-targets`: the Table-7 layout, and tiny end-to-end runs (classification, detection,
 segmentation evaluations) that resume without rerunning."""
 import json
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
@@ -59,7 +62,7 @@ def test_compare_targets_tiny_end_to_end(tmp_path, capsys):
     assert main(argv) == 0
     again = capsys.readouterr().out
     assert again.count("(done, skipped)") == 5 and "tokenizer: training" not in again
-    assert out.splitlines()[-2] == again.splitlines()[-2]
+    assert out.splitlines()[-1] == again.splitlines()[-1]
 
 
 def tiny_pretrain(tmp_path, in_chans=3):
@@ -162,7 +165,7 @@ def test_finished_detection_eval_is_not_rerun(tmp_path, capsys):
     assert (det / "test" / "test_metrics.json").stat().st_mtime_ns == stamp and len(list(det.glob("epoch_*.pth"))) == 1
     assert "pixel: detection" in again and "(done, read back)" in again and "nothing to resume" not in again
     assert json.loads((tmp_path / "w" / "pixel" / "result.json").read_text()) == result
-    assert first.splitlines()[-2] == again.splitlines()[-2]
+    assert first.splitlines()[-1] == again.splitlines()[-1]
     # with the result saved: the whole arm is skipped
     assert main(argv) == 0
     assert "arm 1 of 1: pixel (done, skipped)" in capsys.readouterr().out
@@ -177,3 +180,34 @@ def test_encoder_that_cannot_feed_the_task_backbone_is_a_clear_error(tmp_path, c
     assert len(err.splitlines()) == 1 and f"cannot feed the {task} backbone" in err and misfit in err
     assert str(tmp_path / "pre.py") in err and str(tmp_path / f"{task[:3]}.py") in err
     assert not (tmp_path / "w" / "pixel").exists()  # refused before any pretraining
+
+
+@pytest.mark.slow
+def test_piped_output_has_no_record_dump_and_ends_with_its_table(tmp_path):
+    """One arm, pretraining and a linear probe, as `mae compare-targets ... | cat` shows it."""
+    cfg = tmp_path / "pre.py"
+    demo = osp.join(REPO, "configs/pretrain/mae_vit-tiny-p8_demo_cpu.py")
+    cfg.write_text(f"_base_ = [{demo!r}]\n"
+                   "max_epochs = 1\nwarmup_epochs = 0\n"
+                   "train_dataloader = dict(batch_size=8, dataset=dict(length=8))\n"
+                   "model = dict(embed_dim=48, depth=1, num_heads=2, decoder_embed_dim=32, "
+                   "decoder_depth=1, decoder_num_heads=2)\n")
+    argv = ["compare-targets", str(cfg), "--targets", "pixel", "--work-dir", str(tmp_path / "w"),
+            "--finetune", "none", "--eval-options", "model.embed_dim=48", "model.depth=1",
+            "model.num_heads=2", "train_cfg.max_epochs=1", "train_cfg.val_interval=1",
+            "train_dataloader.batch_size=8", "train_dataloader.dataset.length=8",
+            "val_dataloader.dataset.length=8", "test_dataloader.dataset.length=8"]
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="2")
+    r = subprocess.run([sys.executable, "-m", "tools.cli", *argv], capture_output=True, text=True,
+                       cwd=REPO, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for dump in ("System environment", "Runtime environment", "Config:", "Hooks will be executed"):
+        assert dump not in r.stdout + r.stderr
+    assert "\x1b" not in r.stdout and len(r.stdout.splitlines()) < 40, r.stdout
+    md = (tmp_path / "w" / "compare_targets.md").read_text()
+    table = md.split("\n\n", 1)[1].rstrip("\n")
+    assert table.startswith("| target | linear probe |")
+    assert r.stdout.rstrip("\n").endswith("\n" + table)
+    # every run's full record is in its own log file
+    logs = list((tmp_path / "w").rglob("*.log"))
+    assert len(logs) == 2 and all("System environment" in p.read_text() for p in logs)

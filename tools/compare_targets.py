@@ -57,17 +57,19 @@ def top1(metrics: dict) -> float:
     return float(metrics[keys[0]])
 
 
-def run_eval(config: str, work_dir: str, checkpoint: str, options: dict = None) -> dict:
+def run_eval(config: str, work_dir: str, checkpoint: str, options: dict = None,
+             verbose: bool = False) -> dict:
     """Trains and tests one evaluation config from the MAE `checkpoint`; returns the test metrics.
 
     Built here rather than through `tools.train.train`, whose key check is the pretraining one and
     whose `load_from` is a strict full-model load: an evaluation loads only the encoder, with the
-    task model's own rules (the new head may be missing, the decoder is left out)."""
+    task model's own rules (the new head may be missing, the decoder is left out). The console is
+    `mae train`'s (tools/console.py) unless `verbose`."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
     from pretrain.checkpoint import load_pretrained
     from pretrain.hooks import bare_model
     from tools.config import check_key
+    from tools.console import build_runner
     from tools.train import import_components
 
     import_components()
@@ -79,7 +81,7 @@ def run_eval(config: str, work_dir: str, checkpoint: str, options: dict = None) 
         check_key(cfg, key, config)
     cfg.merge_from_dict(dict(options or {}))
     cfg.work_dir, cfg.load_from, cfg.resume, cfg.launcher = work_dir, None, False, "none"
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, verbose)
     model = bare_model(runner)
     rules = model.load_from_rules() if hasattr(model, "load_from_rules") else {}
     report = load_pretrained(model, checkpoint, source=checkpoint, **rules)
@@ -103,16 +105,19 @@ def save_result(path: str, result: dict) -> None:
     os.replace(path + ".tmp", path)
 
 
-def run_arm(config, target, arm_dir, evals, tokenizer, pca_k, pretrain_options, options, log, result) -> dict:
+def run_arm(config, target, arm_dir, evals, tokenizer, pca_k, pretrain_options, options, log,
+            result, verbose=False) -> dict:
     """Pretrain (unless its checkpoint exists), then every evaluation whose columns `result` lacks;
-    `result` is saved after each one. `options`: task -> config overrides."""
+    `result` is saved after each one. `options`: task -> config overrides. `verbose`: mmengine's
+    full console output for every run."""
     from tools.train import train
 
     os.makedirs(arm_dir, exist_ok=True)
     ckpt = osp.join(arm_dir, "pretrain", "checkpoint-final.pth")
     if not osp.isfile(ckpt):
-        runner = train(arm_config(config, target, arm_dir, tokenizer, pca_k), work_dir=osp.join(arm_dir, "pretrain"),
-                       options=dict(pretrain_options or {}))
+        runner = train(arm_config(config, target, arm_dir, tokenizer, pca_k),
+                       work_dir=osp.join(arm_dir, "pretrain"), options=dict(pretrain_options or {}),
+                       verbose=verbose)
         del runner
     result.update(target=target, checkpoint=ckpt)
     for name, eval_config, task in evals:
@@ -124,9 +129,10 @@ def run_arm(config, target, arm_dir, evals, tokenizer, pca_k, pretrain_options, 
         log(f"  {target}: {name} ({eval_config})" + (" (done, read back)" if read_back else ""))
         if task == "classification":
             result[name] = top1(run_eval(eval_config, osp.join(arm_dir, name.replace(" ", "_")), ckpt,
-                                         options.get(task)))
+                                         options.get(task), verbose))
         else:
-            result.update(dense_eval.run_task_eval(task, eval_config, task_dir, ckpt, options.get(task)))
+            result.update(dense_eval.run_task_eval(task, eval_config, task_dir, ckpt,
+                                                   options.get(task), verbose))
         save_result(osp.join(arm_dir, "result.json"), result)
     return result
 
@@ -164,9 +170,10 @@ def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, toke
                     tokenizer_config: str = DEFAULT_TOKENIZER, tokenizer_options: dict = None, pca_k: int = 96,
                     pretrain_options: dict = None, eval_options: dict = None, log=print, detection: str = None,
                     segmentation: str = None, detection_options: dict = None,
-                    segmentation_options: dict = None) -> dict:
+                    segmentation_options: dict = None, verbose: bool = False) -> dict:
     """Runs (or resumes) the comparison; returns {'results': [...], 'table': markdown}. `evals`:
-    (name, config) classification pairs; `detection` / `segmentation`: optional task configs."""
+    (name, config) classification pairs; `detection` / `segmentation`: optional task configs.
+    Every run has `mae train`'s quiet console (its full record in its log file) unless `verbose`."""
     from tools.config import load_config
     from tools.train import train
 
@@ -183,7 +190,8 @@ def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, toke
             log(f"tokenizer: {tokenizer} (done, skipped)")
         else:
             log(f"tokenizer: training {tokenizer_config}")
-            train(tokenizer_config, work_dir=osp.dirname(tokenizer), options=dict(tokenizer_options or {}))
+            train(tokenizer_config, work_dir=osp.dirname(tokenizer),
+                  options=dict(tokenizer_options or {}), verbose=verbose)
     names = all_columns(tasks)
     results = []
     for k, target in enumerate(targets, 1):
@@ -197,7 +205,7 @@ def compare_targets(config: str, targets: list, work_dir: str, evals=EVALS, toke
         else:
             log(f"arm {k} of {len(targets)}: {target}")
             run_arm(config, target, osp.join(work_dir, target), tasks, tokenizer, pca_k, pretrain_options,
-                    options, log, result)
+                    options, log, result, verbose)
         results.append(result)
     md = table(results, names)
     with open(osp.join(work_dir, "compare_targets.md"), "w") as f:
@@ -233,6 +241,9 @@ def add_parser(sub) -> None:
                        ("--segmentation-options", "the segmentation evaluation"),
                        ("--tokenizer-options", "tokenizer training")):
         c.add_argument(flag, nargs="+", action=DictAction, default={}, help=f"config overrides for {what}")
+    c.add_argument("--verbose", action="store_true",
+                   help="mmengine's full console output for every run: environment, config, "
+                        "every log line, no progress bar (default: each run's log file only)")
     c.set_defaults(func=_main)
 
 
@@ -244,6 +255,8 @@ def _main(args) -> None:
     out = compare_targets(args.config, parse_targets(args.targets), args.work_dir, evals, args.tokenizer,
                           args.tokenizer_config, args.tokenizer_options, args.pca_k, args.cfg_options,
                           args.eval_options, detection=args.detection, segmentation=args.segmentation,
-                          detection_options=args.detection_options, segmentation_options=args.segmentation_options)
-    print(out["table"])
-    print(f"wrote {osp.join(args.work_dir, 'compare_targets.md')}, compare_targets.json, compare_targets.png")
+                          detection_options=args.detection_options,
+                          segmentation_options=args.segmentation_options, verbose=args.verbose)
+    print(f"wrote {osp.join(args.work_dir, 'compare_targets.md')}, compare_targets.json, "
+          "compare_targets.png")
+    print(out["table"])  # the last lines, as in `mae compare-targets ... | tail`

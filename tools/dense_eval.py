@@ -90,18 +90,21 @@ def finished(work_dir: str) -> str:
     return osp.join(work_dir, "test", METRICS_FILE)
 
 
-def run_task_eval(task: str, config: str, work_dir: str, checkpoint: str, options: dict = None) -> dict:
+def run_task_eval(task: str, config: str, work_dir: str, checkpoint: str, options: dict = None,
+                  verbose: bool = False) -> dict:
     """Fine-tune `config` from the MAE `checkpoint` and test it; returns the task's columns. A finished
-    test is read back, and an interrupted training resumes."""
+    test is read back, and an interrupted training resumes. `verbose`: mmengine's full console."""
     from tools.test import evaluate
     from tools.train import train
 
     done = finished(work_dir)
     if not osp.isfile(done):
         train(config, work_dir=work_dir, resume=osp.isdir(work_dir),
-              options={**(options or {}), TASKS[task]["pretrained"]: osp.abspath(checkpoint)})
+              options={**(options or {}), TASKS[task]["pretrained"]: osp.abspath(checkpoint)},
+              verbose=verbose)
         with open(osp.join(work_dir, "last_checkpoint")) as f:  # written by mmengine's CheckpointHook
             last = f.read().strip()
-        evaluate(config, last, work_dir=osp.dirname(done), options=dict(options or {}))
+        evaluate(config, last, work_dir=osp.dirname(done), options=dict(options or {}),
+                 verbose=verbose)
     with open(done) as f:
         return read_columns(task, json.load(f)["metrics"])
