@@ -147,8 +147,9 @@ class ProgressBarHook(Hook):
         if mode != "train":
             return speed
         left_run = (runner.max_iters - runner.iter - 1) * per_iter
+        run = "" if self.by_iter else f" (run {_hms(left_run)})"  # by_iter: the line is the run
         loss = f"loss {self.loss:.4f}  " if self.loss is not None else ""
-        return f"{loss}{speed} (run {_hms(left_run)})"
+        return f"{loss}{speed}{run}"
 
     def _end(self, mode: str) -> None:
         stage = self.stages.pop(mode, None)
@@ -163,9 +164,15 @@ class ProgressBarHook(Hook):
         self.progress = None
 
     def before_train_epoch(self, runner) -> None:
+        from mmengine.runner import IterBasedTrainLoop
+
         self.loss = None
-        self._begin(runner, "train", f"epoch {runner.epoch + 1}/{runner.max_epochs}",
-                    len(runner.train_dataloader))
+        self.by_iter = isinstance(runner.train_loop, IterBasedTrainLoop)
+        if self.by_iter:  # one "epoch" of max_iters: its line is the whole run's
+            self._begin(runner, "train", "training", runner.max_iters)
+        else:
+            self._begin(runner, "train", f"epoch {runner.epoch + 1}/{runner.max_epochs}",
+                        len(runner.train_dataloader))
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self._advance(runner, "train", batch_idx, data_batch, outputs)
